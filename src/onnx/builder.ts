@@ -1,0 +1,207 @@
+// A scoped ONNX graph builder: typed inputs, outputs, initialisers and nodes, serialised to a
+// ModelProto with onnx-proto. Model code never touches protobuf; it calls the typed ops in ops.ts.
+import onnxProto from 'onnx-proto';
+import { GraphError } from '../errors.js';
+
+const { onnx } = onnxProto;
+
+/** Element types the engine's graphs use, named as onnxruntime-node's tensors name them. */
+export type ElementType = 'float32' | 'int64' | 'bool';
+
+const TENSOR_TYPE: Record<ElementType, number> = {
+  float32: onnx.TensorProto.DataType.FLOAT,
+  int64: onnx.TensorProto.DataType.INT64,
+  bool: onnx.TensorProto.DataType.BOOL,
+};
+
+/** A dimension: a fixed size, or a symbolic name such as 'T' (tokens) resolved at run time. */
+export type Dim = number | string;
+
+/** A tensor in the graph under construction. */
+export interface Value {
+  readonly name: string;
+}
+
+export type AttributeValue = number | readonly number[] | string | { readonly float: number };
+
+export interface GraphInput extends Value {
+  readonly elementType: ElementType;
+  readonly shape: readonly Dim[];
+}
+
+/** ONNX opset the builder targets (LayerNormalization needs 17). */
+export const OPSET = 17;
+const IR_VERSION = 8;
+
+export class GraphBuilder {
+  private readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
+  private readonly initializers: InstanceType<typeof onnx.TensorProto>[] = [];
+  private readonly inputs: GraphInput[] = [];
+  private readonly outputs: GraphInput[] = [];
+  private readonly constants = new Map<string, Value>();
+  private readonly usedNames = new Set<string>();
+  private readonly scopes: string[] = [];
+  private counter = 0;
+  private weightBytes = 0;
+
+  constructor(readonly graphName: string) {}
+
+  /** Runs `body` with `name` appended to the scope, so node and value names read like module paths. */
+  scope<T>(name: string | number, body: () => T): T {
+    this.scopes.push(String(name));
+    try {
+      return body();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  input(name: string, elementType: ElementType, shape: readonly Dim[]): GraphInput {
+    const value = { name: this.claim(name), elementType, shape };
+    this.inputs.push(value);
+    return value;
+  }
+
+  /** Declares `value` a graph output called `name` (an Identity node renames it). */
+  output(value: Value, name: string, elementType: ElementType, shape: readonly Dim[]): void {
+    const renamed = this.node('Identity', [value], {}, name);
+    this.outputs.push({ name: renamed.name, elementType, shape });
+  }
+
+  /** A float32 weight, stored in the model as raw little-endian bytes under its checkpoint name. */
+  weight(name: string, data: Float32Array, shape: readonly number[]): Value {
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (count !== data.length) {
+      throw new GraphError({ subject: `initializer ${name}`, expected: `${count} values for shape [${shape.join(', ')}]`, found: `${data.length}` });
+    }
+    const tensor = onnx.TensorProto.create({
+      name: this.claim(name),
+      dims: [...shape],
+      dataType: TENSOR_TYPE.float32,
+      rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    });
+    this.initializers.push(tensor);
+    this.weightBytes += data.byteLength;
+    return { name: tensor.name };
+  }
+
+  /** A small constant, deduplicated by value. */
+  constFloat(values: number | readonly number[], shape?: readonly number[]): Value {
+    const list = typeof values === 'number' ? [values] : values;
+    return this.constant('float32', list, shape ?? (typeof values === 'number' ? [] : [list.length]));
+  }
+
+  constInt64(values: number | readonly number[], shape?: readonly number[]): Value {
+    const list = typeof values === 'number' ? [values] : values;
+    return this.constant('int64', list, shape ?? (typeof values === 'number' ? [] : [list.length]));
+  }
+
+  /** Adds one node with one output and returns that output. */
+  node(opType: string, inputs: readonly (Value | null)[], attributes: Record<string, AttributeValue> = {}, outputName?: string): Value {
+    return this.nodeMulti(opType, inputs, 1, attributes, outputName ? [outputName] : undefined)[0]!;
+  }
+
+  /** Adds one node with `outputCount` outputs. A null input is ONNX's "optional input left out". */
+  nodeMulti(
+    opType: string,
+    inputs: readonly (Value | null)[],
+    outputCount: number,
+    attributes: Record<string, AttributeValue> = {},
+    outputNames?: readonly string[],
+  ): Value[] {
+    const base = this.scoped(`${opType}_${this.counter++}`);
+    const outputs = Array.from({ length: outputCount }, (_, i) => ({
+      name: this.claim(outputNames?.[i] ?? (outputCount === 1 ? base : `${base}:${i}`)),
+    }));
+    this.nodes.push(
+      onnx.NodeProto.create({
+        name: base,
+        opType,
+        input: inputs.map((v) => v?.name ?? ''),
+        output: outputs.map((v) => v.name),
+        attribute: Object.entries(attributes).map(([name, value]) => attribute(name, value)),
+      }),
+    );
+    return outputs;
+  }
+
+  /** Bytes of float weights held by this graph (for memory reports). */
+  get initializerBytes(): number {
+    return this.weightBytes;
+  }
+
+  get inputList(): readonly GraphInput[] {
+    return this.inputs;
+  }
+
+  get outputList(): readonly GraphInput[] {
+    return this.outputs;
+  }
+
+  /** Serialises the graph to ONNX model bytes for onnxruntime. */
+  toModelBytes(): Uint8Array {
+    if (this.outputs.length === 0) {
+      throw new GraphError({ subject: `graph ${this.graphName}`, expected: 'at least one output', found: 'none' });
+    }
+    const model = onnx.ModelProto.create({
+      irVersion: IR_VERSION,
+      producerName: 'visdrop',
+      opsetImport: [{ domain: '', version: OPSET }],
+      graph: onnx.GraphProto.create({
+        name: this.graphName,
+        node: this.nodes,
+        initializer: this.initializers,
+        input: this.inputs.map(valueInfo),
+        output: this.outputs.map(valueInfo),
+      }),
+    });
+    return onnx.ModelProto.encode(model).finish();
+  }
+
+  private constant(elementType: 'float32' | 'int64', values: readonly number[], shape: readonly number[]): Value {
+    const key = `${elementType}:${shape.join('x')}:${values.join(',')}`;
+    const existing = this.constants.get(key);
+    if (existing) return existing;
+    const raw =
+      elementType === 'float32'
+        ? new Uint8Array(Float32Array.from(values).buffer)
+        : new Uint8Array(BigInt64Array.from(values.map((v) => BigInt(v))).buffer);
+    const name = this.claim(`const_${this.constants.size}`);
+    this.initializers.push(onnx.TensorProto.create({ name, dims: [...shape], dataType: TENSOR_TYPE[elementType], rawData: raw }));
+    const value = { name };
+    this.constants.set(key, value);
+    return value;
+  }
+
+  private scoped(name: string): string {
+    return this.scopes.length > 0 ? `${this.scopes.join('.')}/${name}` : name;
+  }
+
+  private claim(name: string): string {
+    if (this.usedNames.has(name)) {
+      throw new GraphError({ subject: `graph ${this.graphName}`, expected: 'unique value names', found: `"${name}" twice` });
+    }
+    this.usedNames.add(name);
+    return name;
+  }
+}
+
+function attribute(name: string, value: AttributeValue): InstanceType<typeof onnx.AttributeProto> {
+  const Type = onnx.AttributeProto.AttributeType;
+  if (typeof value === 'number') return onnx.AttributeProto.create({ name, type: Type.INT, i: value });
+  if (typeof value === 'string') return onnx.AttributeProto.create({ name, type: Type.STRING, s: new TextEncoder().encode(value) });
+  if ('float' in value) return onnx.AttributeProto.create({ name, type: Type.FLOAT, f: value.float });
+  return onnx.AttributeProto.create({ name, type: Type.INTS, ints: [...value] });
+}
+
+function valueInfo(value: GraphInput): InstanceType<typeof onnx.ValueInfoProto> {
+  return onnx.ValueInfoProto.create({
+    name: value.name,
+    type: {
+      tensorType: {
+        elemType: TENSOR_TYPE[value.elementType],
+        shape: { dim: value.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  });
+}

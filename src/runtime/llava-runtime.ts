@@ -1,0 +1,271 @@
+// The LLaVA runtime: one onnxruntime session per vision layer and per decoder layer part, run in
+// any contiguous range, with hidden states handed back between ranges (token reduction happens
+// there). It applies nothing on its own: callers decide which rows go on, which positions they
+// carry, and which layers' attention probabilities to return.
+// Legend: B images, S vision tokens, Dv vision hidden, T decoder tokens, D decoder hidden, V vocab.
+import { GraphError } from '../errors.js';
+import type { LlavaArch } from '../config/llava.js';
+import { buildVisionEmbeddingsGraph, buildVisionLayerGraph } from '../models/clip/vision.js';
+import { buildProjectorGraph } from '../models/llava/projector.js';
+import {
+  buildAttentionInputGraph,
+  buildAttentionOutputGraph,
+  buildLmHeadGraph,
+  EMBED_WEIGHT,
+} from '../models/llama/decoder.js';
+import { buildAttentionGraph } from '../models/llama/attention.js';
+import type { WeightSource } from '../models/weights.js';
+import type { GraphBuilder } from '../onnx/builder.js';
+import { floatTensor, GraphSession, int64Tensor, type SessionSettings } from './session.js';
+import type { KvCache } from './kv-cache.js';
+import { attentionMask } from './mask.js';
+
+export interface LoadProgress {
+  readonly done: number;
+  readonly total: number;
+  readonly label: string;
+}
+
+export interface RuntimeOptions extends SessionSettings {
+  onProgress?: (progress: LoadProgress) => void;
+  /** Vision layers whose graphs can also return attention rows (a strategy's declared needs). */
+  readonly visionAttentionLayers?: readonly number[];
+}
+
+/** Hidden states of a vision range: [B, S, Dv] with S tokens per image. */
+export interface VisionState {
+  readonly hidden: Float32Array;
+  readonly batch: number;
+  readonly tokens: number;
+}
+
+/** Hidden states entering or leaving a decoder range, with the position id of each row. */
+export interface DecoderState {
+  readonly hidden: Float32Array; // [T, D]
+  readonly positions: readonly number[]; // [T]
+}
+
+export interface DecoderRangeOptions {
+  /** Per layer, query rows (indices into the new tokens) whose attention probabilities to return. */
+  readonly attentionRows?: ReadonlyMap<number, readonly number[]>;
+}
+
+export interface DecoderRangeResult {
+  readonly state: DecoderState;
+  /** Per requested layer: [H, R, S] over the layer's keys, cached tokens first, spare slots excluded. */
+  readonly attentions: Map<number, Float32Array>;
+}
+
+interface DecoderLayerSessions {
+  readonly attentionInput: GraphSession;
+  readonly attentionOutput: GraphSession;
+}
+
+export class LlavaRuntime {
+  private readonly attentionVariants = new Map<string, Promise<GraphSession>>();
+
+  private constructor(
+    readonly arch: LlavaArch,
+    private readonly settings: SessionSettings,
+    private readonly visionEmbeddingsSession: GraphSession,
+    private readonly visionLayerSessions: readonly GraphSession[],
+    /** Vision layers built with the `attentions` output. */
+    private readonly visionAttentionLayers: ReadonlySet<number>,
+    private readonly projectorSession: GraphSession,
+    private readonly decoderLayerSessions: readonly DecoderLayerSessions[],
+    private readonly lmHeadSession: GraphSession,
+    /** embed_tokens [V, D], looked up in JS: a gather needs no graph. */
+    private readonly embedTable: Float32Array,
+  ) {}
+
+  /** Builds and opens every graph, one at a time so only one layer's weights are in flight. */
+  static async create(arch: LlavaArch, weights: WeightSource, options: RuntimeOptions = {}): Promise<LlavaRuntime> {
+    const { vision: v, text: t } = arch;
+    const attentionLayers = new Set(options.visionAttentionLayers ?? []);
+    const total = 1 + arch.visionLayersUsed + 1 + 2 * t.numLayers + 2;
+    let done = 0;
+    const open = async (label: string, build: () => GraphBuilder): Promise<GraphSession> => {
+      const session = await GraphSession.create(build(), options);
+      options.onProgress?.({ done: ++done, total, label });
+      return session;
+    };
+
+    const visionEmbeddings = await open('vision embeddings', () => buildVisionEmbeddingsGraph(v, weights));
+    const visionLayers: GraphSession[] = [];
+    for (let i = 0; i < arch.visionLayersUsed; i++) {
+      // A layer whose attention a strategy needs is built with the extra output (fed no rows when
+      // nobody asks), rather than twice, so its weights are held once.
+      const attentionRows = attentionLayers.has(i);
+      visionLayers.push(await open(`vision layer ${i}`, () => buildVisionLayerGraph(v, weights, i, { attentionRows })));
+    }
+    const projector = await open('projector', () => buildProjectorGraph(arch, weights));
+    const decoderLayers: DecoderLayerSessions[] = [];
+    for (let i = 0; i < t.numLayers; i++) {
+      decoderLayers.push({
+        attentionInput: await open(`decoder layer ${i} attention`, () => buildAttentionInputGraph(t, weights, i)),
+        attentionOutput: await open(`decoder layer ${i} mlp`, () => buildAttentionOutputGraph(t, weights, i)),
+      });
+    }
+    const lmHead = await open('lm_head', () => buildLmHeadGraph(t, weights));
+    const embedTable = weights.float32(EMBED_WEIGHT, [t.vocabSize, t.hiddenSize]);
+    options.onProgress?.({ done: ++done, total, label: 'embeddings' });
+    return new LlavaRuntime(arch, options, visionEmbeddings, visionLayers, attentionLayers, projector, decoderLayers, lmHead, embedTable);
+  }
+
+  /** Bytes of weights held by all sessions plus the JS embedding table. */
+  get weightBytes(): number {
+    const sessions = [
+      this.visionEmbeddingsSession,
+      ...this.visionLayerSessions,
+      this.projectorSession,
+      ...this.decoderLayerSessions.flatMap((s) => [s.attentionInput, s.attentionOutput]),
+      this.lmHeadSession,
+    ];
+    return sessions.reduce((sum, s) => sum + s.weightBytes, 0) + this.embedTable.byteLength;
+  }
+
+  /** pixel_values [B,3,Img,Img] -> the vision tower's hidden_states[0], [B, S, Dv]. */
+  async visionEmbeddings(pixelValues: Float32Array, batch: number): Promise<VisionState> {
+    const size = this.arch.vision.imageSize;
+    const out = await this.visionEmbeddingsSession.run({ pixel_values: floatTensor(pixelValues, [batch, 3, size, size]) });
+    return { hidden: out.hidden_out!.data as Float32Array, batch, tokens: this.arch.vision.numPatches + 1 };
+  }
+
+  /**
+   * Runs vision layers [from, to). `attentionRows` maps a layer to the query rows whose attention
+   * probabilities ([B, H, R, S]) to return; such layers must have been named at create time.
+   */
+  async visionLayers(
+    from: number,
+    to: number,
+    state: VisionState,
+    attentionRows: ReadonlyMap<number, readonly number[]> = new Map(),
+  ): Promise<{ state: VisionState; attentions: Map<number, Float32Array> }> {
+    this.checkRange('vision', from, to, this.arch.visionLayersUsed);
+    const attentions = new Map<number, Float32Array>();
+    let hidden = state.hidden;
+    const dims = [state.batch, state.tokens, this.arch.vision.hiddenSize];
+    for (let layer = from; layer < to; layer++) {
+      const rows = attentionRows.get(layer);
+      const withOutput = this.visionAttentionLayers.has(layer);
+      if (rows && !withOutput) {
+        throw new GraphError({ subject: `vision layer ${layer}`, expected: 'attention output declared at load', found: 'not declared' });
+      }
+      const out = await this.visionLayerSessions[layer]!.run({
+        hidden: floatTensor(hidden, dims),
+        ...(withOutput ? { attention_rows: int64Tensor(rows ?? []) } : {}),
+      });
+      if (rows) attentions.set(layer, out.attentions!.data as Float32Array);
+      hidden = out.hidden_out!.data as Float32Array;
+    }
+    return { state: { ...state, hidden }, attentions };
+  }
+
+  /** features [B, P, Dv] -> image embeddings [B, P, D]. */
+  async project(features: Float32Array, batch: number, tokens: number): Promise<Float32Array> {
+    const out = await this.projectorSession.run({ features: floatTensor(features, [batch, tokens, this.arch.vision.hiddenSize]) });
+    return out.embeddings!.data as Float32Array;
+  }
+
+  /** Rows of embed_tokens for `ids`: [T, D]. */
+  embedTokens(ids: readonly number[]): Float32Array {
+    const { hiddenSize: D, vocabSize: V } = this.arch.text;
+    const out = new Float32Array(ids.length * D);
+    ids.forEach((id, row) => {
+      if (!Number.isInteger(id) || id < 0 || id >= V) {
+        throw new GraphError({ subject: 'token id', expected: `an integer in [0, ${V})`, found: String(id) });
+      }
+      out.set(this.embedTable.subarray(id * D, (id + 1) * D), row * D);
+    });
+    return out;
+  }
+
+  /**
+   * Runs decoder layers [from, to) on `state`'s new tokens, appending their keys and values to each
+   * layer's cache; the new tokens attend to everything the layer has cached and causally to each other.
+   */
+  async decoderLayers(from: number, to: number, state: DecoderState, cache: KvCache, options: DecoderRangeOptions = {}): Promise<DecoderRangeResult> {
+    const t = this.arch.text;
+    this.checkRange('decoder', from, to, t.numLayers);
+    const T = state.positions.length;
+    const positions = int64Tensor(state.positions);
+    const attentions = new Map<number, Float32Array>();
+    let hidden = state.hidden;
+    for (let layer = from; layer < to; layer++) {
+      const sessions = this.decoderLayerSessions[layer]!;
+      const kv = cache.layer(layer);
+      const projected = await sessions.attentionInput.run({ hidden: floatTensor(hidden, [T, t.hiddenSize]), position_ids: positions });
+      const keyT = projected.key_t!.data as Float32Array;
+      const value = projected.value!.data as Float32Array;
+      const rows = options.attentionRows?.get(layer);
+      const withPast = kv.length > 0;
+      const attention = await this.attentionSession(withPast, rows !== undefined);
+      const { keysT, values } = kv.buffers();
+      const C = kv.capacity;
+      const out = await attention.run({
+        query: projected.query!,
+        key_t: projected.key_t!,
+        value: projected.value!,
+        mask: floatTensor(attentionMask(T, withPast ? C : 0, kv.length), [T, (withPast ? C : 0) + T]),
+        ...(withPast
+          ? {
+              past_key_t: floatTensor(keysT, [t.numKvHeads, t.headDim, C]),
+              past_value: floatTensor(values, [t.numKvHeads, C, t.headDim]),
+            }
+          : {}),
+        ...(rows ? { attention_rows: int64Tensor(rows) } : {}),
+      });
+      if (rows) attentions.set(layer, withoutSpareSlots(out.attentions!.data as Float32Array, rows.length * t.numHeads, withPast ? C : 0, kv.length, T));
+      kv.append(keyT, value, state.positions);
+      const next = await sessions.attentionOutput.run({ context: out.context!, hidden: floatTensor(hidden, [T, t.hiddenSize]) });
+      hidden = next.hidden_out!.data as Float32Array;
+    }
+    return { state: { hidden, positions: state.positions }, attentions };
+  }
+
+  /** hidden rows [R, D] -> logits [R, V]. */
+  async logits(hidden: Float32Array, rows: number): Promise<Float32Array> {
+    const out = await this.lmHeadSession.run({ hidden: floatTensor(hidden, [rows, this.arch.text.hiddenSize]) });
+    return out.logits!.data as Float32Array;
+  }
+
+  async release(): Promise<void> {
+    const sessions = [
+      this.visionEmbeddingsSession,
+      ...this.visionLayerSessions,
+      this.projectorSession,
+      ...this.decoderLayerSessions.flatMap((s) => [s.attentionInput, s.attentionOutput]),
+      this.lmHeadSession,
+      ...(await Promise.all(this.attentionVariants.values())),
+    ];
+    await Promise.all(sessions.map((s) => s.release()));
+  }
+
+  private attentionSession(withPast: boolean, attentionRows: boolean): Promise<GraphSession> {
+    const key = `${withPast}:${attentionRows}`;
+    let session = this.attentionVariants.get(key);
+    if (!session) {
+      session = GraphSession.create(buildAttentionGraph(this.arch.text, { withPast, attentionRows }), this.settings);
+      this.attentionVariants.set(key, session);
+    }
+    return session;
+  }
+
+  private checkRange(kind: string, from: number, to: number, count: number): void {
+    if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to <= count)) {
+      throw new GraphError({ subject: `${kind} layer range`, expected: `0 <= from <= to <= ${count}`, found: `[${from}, ${to})` });
+    }
+  }
+}
+
+/** [rows, C + T] probabilities -> [rows, length + T]: drops the masked spare cache slots. */
+function withoutSpareSlots(probs: Float32Array, rows: number, capacity: number, length: number, T: number): Float32Array {
+  if (capacity === length) return probs;
+  const width = capacity + T;
+  const out = new Float32Array(rows * (length + T));
+  for (let r = 0; r < rows; r++) {
+    out.set(probs.subarray(r * width, r * width + length), r * (length + T));
+    out.set(probs.subarray(r * width + capacity, (r + 1) * width), r * (length + T) + length);
+  }
+  return out;
+}

@@ -1,0 +1,100 @@
+// A checked wrapper around one onnxruntime-node InferenceSession: feeds are compared with the
+// graph's declared inputs (every missing or extra name at once, element type, rank, fixed dims)
+// before running, and a failure inside onnxruntime is rethrown with a table of what was fed.
+import * as ort from 'onnxruntime-node';
+import { GraphError } from '../errors.js';
+import type { GraphBuilder, GraphInput } from '../onnx/builder.js';
+
+export type Feeds = Record<string, ort.Tensor>;
+
+export interface SessionSettings {
+  /** Threads for one operator; defaults to the machine's cores as onnxruntime counts them. */
+  readonly intraOpThreads?: number;
+}
+
+export class GraphSession {
+  private constructor(
+    readonly name: string,
+    private readonly session: ort.InferenceSession,
+    private readonly inputs: readonly GraphInput[],
+    /** Bytes of weights the graph holds (for memory reports). */
+    readonly weightBytes: number,
+  ) {}
+
+  /** Serialises `graph` and opens it; the protobuf bytes are dropped once onnxruntime has them. */
+  static async create(graph: GraphBuilder, settings: SessionSettings = {}): Promise<GraphSession> {
+    const options: ort.InferenceSession.SessionOptions = {
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      ...(settings.intraOpThreads ? { intraOpNumThreads: settings.intraOpThreads } : {}),
+    };
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(graph.toModelBytes(), options);
+    } catch (cause) {
+      throw new GraphError({
+        subject: `graph ${graph.graphName}`,
+        expected: 'a model onnxruntime accepts',
+        found: (cause as Error).message.split('\n')[0] ?? 'an error',
+        cause,
+      });
+    }
+    return new GraphSession(graph.graphName, session, graph.inputList, graph.initializerBytes);
+  }
+
+  async run(feeds: Feeds): Promise<Record<string, ort.Tensor>> {
+    this.check(feeds);
+    try {
+      return (await this.session.run(feeds)) as Record<string, ort.Tensor>;
+    } catch (cause) {
+      throw new GraphError({
+        subject: `graph ${this.name}`,
+        expected: 'a successful run',
+        found: `${(cause as Error).message.split('\n')[0]}; fed ${feedTable(feeds)}`,
+        cause,
+      });
+    }
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+
+  private check(feeds: Feeds): void {
+    const declared = new Map(this.inputs.map((input) => [input.name, input]));
+    const missing = this.inputs.filter((input) => !(input.name in feeds)).map((input) => input.name);
+    const extra = Object.keys(feeds).filter((name) => !declared.has(name));
+    if (missing.length > 0 || extra.length > 0) {
+      throw new GraphError({
+        subject: `graph ${this.name} feeds`,
+        expected: `inputs [${[...declared.keys()].join(', ')}]`,
+        found: `missing [${missing.join(', ')}], unexpected [${extra.join(', ')}]`,
+      });
+    }
+    for (const [name, tensor] of Object.entries(feeds)) {
+      const input = declared.get(name)!;
+      const fixedMismatch = input.shape.some((dim, i) => typeof dim === 'number' && tensor.dims[i] !== dim);
+      if (tensor.type !== input.elementType || tensor.dims.length !== input.shape.length || fixedMismatch) {
+        throw new GraphError({
+          subject: `graph ${this.name} input ${name}`,
+          expected: `${input.elementType} [${input.shape.join(', ')}]`,
+          found: `${tensor.type} [${tensor.dims.join(', ')}]`,
+        });
+      }
+    }
+  }
+}
+
+function feedTable(feeds: Feeds): string {
+  return Object.entries(feeds)
+    .map(([name, tensor]) => `${name}: ${tensor.type} [${tensor.dims.join(', ')}]`)
+    .join('; ');
+}
+
+export function floatTensor(data: Float32Array, dims: readonly number[]): ort.Tensor {
+  return new ort.Tensor('float32', data, dims);
+}
+
+export function int64Tensor(values: ArrayLike<number>): ort.Tensor {
+  return new ort.Tensor('int64', BigInt64Array.from(Array.from(values, (v) => BigInt(v))), [values.length]);
+}
