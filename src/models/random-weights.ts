@@ -3,19 +3,8 @@
 // seed and its name, so the order in which graphs ask for them does not matter. Linear weights are
 // uniform with standard deviation 1/sqrt(fan_in), which keeps activations at a steady scale through
 // the layers, so the logits are spread out rather than degenerate.
+import { mulberry32 } from '../util/prng.js';
 import type { WeightSource } from './weights.js';
-
-/** mulberry32: a small, fast, seedable 32-bit PRNG; returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** FNV-1a hash of a string, for per-tensor seeds. */
 function hash(text: string): number {

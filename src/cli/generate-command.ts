@@ -1,0 +1,114 @@
+// `visdrop generate`: streams an answer to stdout and statistics to stderr, or prints one JSON
+// object with --json. The flags are a contract other tools rely on (see README).
+import type { Command } from 'commander';
+import {
+  loadModel,
+  OptionError,
+  readPixelValues,
+  writeSafetensors,
+  type GenerateRequest,
+  type GenerationEvent,
+  type PixelValues,
+} from '../index.js';
+import { collect, parseNumber, parseWholeNumber } from './options.js';
+import { loadProgressBar } from './progress.js';
+import { runCommand } from './run-command.js';
+
+interface GenerateFlags {
+  model: string;
+  image?: string;
+  pixelValues?: string;
+  prompt?: string;
+  rawPrompt?: string;
+  maxNewTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  seed?: number;
+  stop?: string[];
+  threads?: number;
+  padToSquare?: boolean;
+  json?: boolean;
+  dumpLogits?: string;
+  dumpPixelValues?: string;
+}
+
+export function registerGenerateCommand(program: Command): void {
+  program
+    .command('generate')
+    .description('answer a prompt about an image with a llava-hf checkpoint')
+    .requiredOption('--model <dir>', 'llava-hf checkpoint directory')
+    .option('--image <file>', 'image file (JPEG, PNG, WebP, ...)')
+    .option('--pixel-values <file>', 'safetensors file with pixel_values [1,3,H,W] F32, instead of --image')
+    .option('--prompt <text>', 'question, rendered with the chat template')
+    .option('--raw-prompt <text>', 'prompt used verbatim; <image> marks where the image goes')
+    .option('--max-new-tokens <n>', 'most tokens to generate', parseWholeNumber('--max-new-tokens', 1))
+    .option('--temperature <t>', 'sampling temperature; 0 is greedy', parseNumber('--temperature', (n) => n >= 0, 'a number >= 0'))
+    .option('--top-p <p>', 'nucleus sampling mass', parseNumber('--top-p', (n) => n > 0 && n <= 1, 'a number in (0, 1]'))
+    .option('--top-k <k>', 'sample among the k most likely tokens', parseWholeNumber('--top-k', 0))
+    .option('--seed <s>', 'seed for sampling', parseWholeNumber('--seed', 0))
+    .option('--stop <text>', 'stop when this text appears (repeatable)', collect)
+    .option('--threads <n>', 'threads per operator', parseWholeNumber('--threads', 1))
+    .option('--pad-to-square', "pad the image to a square with the mean colour first (original LLaVA's pad mode)")
+    .option('--json', 'print one JSON object instead of streaming text')
+    .option('--dump-logits <file>', 'write the last prompt position logits [vocab] as safetensors')
+    .option('--dump-pixel-values <file>', 'write the preprocessed pixel_values as safetensors')
+    .action(runCommand(generateAction));
+}
+
+async function generateAction(flags: GenerateFlags): Promise<void> {
+  if (flags.image !== undefined && flags.pixelValues !== undefined) {
+    throw new OptionError({ subject: '--image / --pixel-values', expected: 'at most one of them', found: 'both' });
+  }
+  if ((flags.prompt === undefined) === (flags.rawPrompt === undefined)) {
+    throw new OptionError({ subject: '--prompt / --raw-prompt', expected: 'exactly one of them', found: flags.prompt === undefined ? 'neither' : 'both' });
+  }
+  const progress = loadProgressBar(!flags.json);
+  const model = await loadModel(flags.model, {
+    ...(flags.threads ? { threads: flags.threads } : {}),
+    ...(flags.padToSquare ? { padToSquare: true } : {}),
+    ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
+  }).finally(progress.stop);
+  try {
+    let pixelValues: PixelValues | undefined;
+    if (flags.pixelValues !== undefined) pixelValues = readPixelValues(flags.pixelValues);
+    else if (flags.image !== undefined) pixelValues = await model.pixelValues(flags.image);
+    if (flags.dumpPixelValues && pixelValues) {
+      writeSafetensors(flags.dumpPixelValues, [{ name: 'pixel_values', dtype: 'F32', shape: pixelValues.shape, data: pixelValues.data }]);
+    }
+    const request: GenerateRequest = {
+      ...(pixelValues ? { pixelValues } : {}),
+      ...(flags.prompt !== undefined ? { prompt: flags.prompt } : {}),
+      ...(flags.rawPrompt !== undefined ? { rawPrompt: flags.rawPrompt } : {}),
+      ...(flags.maxNewTokens !== undefined ? { maxNewTokens: flags.maxNewTokens } : {}),
+      ...(flags.temperature !== undefined ? { temperature: flags.temperature } : {}),
+      ...(flags.topP !== undefined ? { topP: flags.topP } : {}),
+      ...(flags.topK !== undefined ? { topK: flags.topK } : {}),
+      ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+      ...(flags.stop ? { stop: flags.stop } : {}),
+    };
+    let prefill: Extract<GenerationEvent, { type: 'prefill' }> | undefined;
+    for await (const event of model.generate(request)) {
+      if (event.type === 'prefill') {
+        prefill = event;
+        if (flags.dumpLogits) writeSafetensors(flags.dumpLogits, [{ name: 'logits', dtype: 'F32', shape: [event.logits.length], data: event.logits }]);
+      } else if (event.type === 'token' || event.type === 'text') {
+        if (!flags.json) process.stdout.write(event.text);
+      } else if (flags.json) {
+        const timings = { loadMs: model.loadMs, ...event.timings };
+        process.stdout.write(
+          `${JSON.stringify({ inputIds: prefill?.inputIds, imageTokenRange: prefill?.imageTokenRange, tokens: event.tokens, text: event.text, stopReason: event.reason, timings })}\n`,
+        );
+      } else {
+        const t = event.timings;
+        process.stdout.write('\n');
+        process.stderr.write(
+          `[${event.tokens.length} tokens, ${event.reason}] load ${model.loadMs.toFixed(0)} ms | vision ${t.visionMs.toFixed(1)} ms | ` +
+            `prefill ${t.prefillMs.toFixed(1)} ms (${prefill?.promptTokens} tokens) | decode ${t.decodeMsPerToken.toFixed(1)} ms/token\n`,
+        );
+      }
+    }
+  } finally {
+    await model.release();
+  }
+}

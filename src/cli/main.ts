@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// The `visdrop` command line: generate, demo, make-tiny, bench.
+import { Command } from 'commander';
+import { registerBenchCommand } from './bench-command.js';
+import { registerDemoCommand } from './demo-command.js';
+import { registerGenerateCommand } from './generate-command.js';
+import { registerMakeTinyCommand } from './make-tiny-command.js';
+import { reportError } from './run-command.js';
+
+const program = new Command('visdrop')
+  .description('Run LLaVA-style vision-language models on Node.js, fast, by dropping redundant visual tokens')
+  .showHelpAfterError(false);
+registerGenerateCommand(program);
+registerDemoCommand(program);
+registerMakeTinyCommand(program);
+registerBenchCommand(program);
+
+program.parseAsync(process.argv).catch(reportError);

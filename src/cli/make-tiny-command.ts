@@ -1,0 +1,33 @@
+// `visdrop make-tiny`: writes a seeded random-weight LLaVA-1.5 checkpoint in the llava-hf layout.
+import type { Command } from 'commander';
+import { makeTinyCheckpoint } from '../index.js';
+import { parseWholeNumber } from './options.js';
+import { runCommand } from './run-command.js';
+
+export function registerMakeTinyCommand(program: Command): void {
+  program
+    .command('make-tiny')
+    .description('write a small seeded random-weight LLaVA-1.5 checkpoint (llava-hf layout, real LLaMA tokenizer)')
+    .requiredOption('--out <dir>', 'output directory')
+    .option('--seed <n>', 'weights seed', parseWholeNumber('--seed', 0), 0)
+    .option('--text-layers <n>', 'decoder layers', parseWholeNumber('--text-layers', 1))
+    .option('--vision-layers <n>', 'CLIP layers', parseWholeNumber('--vision-layers', 2))
+    .option('--kv-heads <n>', 'decoder key/value heads (grouped-query attention when fewer than heads)', parseWholeNumber('--kv-heads', 1))
+    .action(
+      runCommand(async (flags: { out: string; seed: number; textLayers?: number; visionLayers?: number; kvHeads?: number }) => {
+        const arch = await makeTinyCheckpoint({
+          outDir: flags.out,
+          seed: flags.seed,
+          shape: {
+            ...(flags.textLayers ? { textLayers: flags.textLayers } : {}),
+            ...(flags.visionLayers ? { visionLayers: flags.visionLayers } : {}),
+            ...(flags.kvHeads ? { textKvHeads: flags.kvHeads } : {}),
+          },
+        });
+        process.stderr.write(
+          `wrote ${flags.out}: CLIP ${arch.vision.numLayers} layers x ${arch.vision.hiddenSize}, ` +
+            `decoder ${arch.text.numLayers} layers x ${arch.text.hiddenSize}, ${arch.imageTokensPerImage} image tokens, seed ${flags.seed}\n`,
+        );
+      }),
+    );
+}

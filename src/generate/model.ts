@@ -1,0 +1,147 @@
+// The public entry point: `loadModel(dir)` opens a llava-hf checkpoint directory (config,
+// preprocessor, tokenizer, chat template, weights) and returns a model whose `generate` streams
+// events. Everything a request can get wrong is checked before any heavy work starts.
+import { loadLlavaConfig, type LlavaArch } from '../config/llava.js';
+import { loadPreprocessorConfig, type ImagePreprocessing } from '../config/preprocessor.js';
+import { openCheckpoint } from '../checkpoint/index.js';
+import { OptionError } from '../errors.js';
+import { decodeImage, decodeImageBuffer, preprocessImage } from '../image/index.js';
+import { llavaWeights } from '../models/llava/weight-names.js';
+import { LlavaRuntime, type LoadProgress } from '../runtime/llava-runtime.js';
+import { buildPrompt, loadChatTemplate, loadTokenizer, StreamDecoder, type ChatTemplate, type TextTokenizer } from '../text/index.js';
+import type { GenerationEvent } from './events.js';
+import { generate } from './loop.js';
+import type { SamplingOptions } from './sampling.js';
+import type { PixelValues } from './vision.js';
+
+export interface LoadOptions {
+  /** Threads per operator (default: onnxruntime's choice, the machine's cores). */
+  readonly threads?: number;
+  /** Pad images to a square with the mean colour before resizing (original LLaVA's `pad` mode). */
+  readonly padToSquare?: boolean;
+  readonly onProgress?: (progress: LoadProgress) => void;
+}
+
+export interface GenerateRequest {
+  /** An image file path or its encoded bytes (JPEG, PNG, WebP, ...). */
+  readonly image?: string | Uint8Array;
+  /** Pre-computed pixel values [1, 3, H, W], instead of `image`. */
+  readonly pixelValues?: PixelValues;
+  /** A question, rendered with the checkpoint's chat template. */
+  readonly prompt?: string;
+  /** Text used verbatim; its `<image>` marks where the image goes. */
+  readonly rawPrompt?: string;
+  readonly maxNewTokens?: number;
+  /** 0 or absent: greedy. */
+  readonly temperature?: number;
+  readonly topK?: number;
+  readonly topP?: number;
+  readonly seed?: number;
+  readonly stop?: readonly string[];
+}
+
+export const DEFAULT_MAX_NEW_TOKENS = 128;
+
+export class LlavaModel {
+  private constructor(
+    readonly dir: string,
+    readonly arch: LlavaArch,
+    readonly preprocessing: ImagePreprocessing,
+    readonly tokenizer: TextTokenizer,
+    readonly template: ChatTemplate | null,
+    readonly runtime: LlavaRuntime,
+    /** Wall time to open the checkpoint and build every session. */
+    readonly loadMs: number,
+  ) {}
+
+  static async load(dir: string, options: LoadOptions = {}): Promise<LlavaModel> {
+    const start = performance.now();
+    const arch = loadLlavaConfig(dir);
+    const preprocessing = { ...loadPreprocessorConfig(dir), ...(options.padToSquare ? { padToSquare: true } : {}) };
+    const tokenizer = loadTokenizer(dir);
+    const template = loadChatTemplate(dir);
+    const checkpoint = openCheckpoint(dir);
+    try {
+      const runtime = await LlavaRuntime.create(arch, llavaWeights(checkpoint), {
+        ...(options.threads ? { intraOpThreads: options.threads } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
+      return new LlavaModel(dir, arch, preprocessing, tokenizer, template, runtime, performance.now() - start);
+    } finally {
+      checkpoint.close();
+    }
+  }
+
+  /** Decodes and preprocesses an image as the checkpoint's image processor does. */
+  async pixelValues(image: string | Uint8Array): Promise<PixelValues> {
+    const rgb = typeof image === 'string' ? await decodeImage(image) : await decodeImageBuffer(image, 'image bytes');
+    return preprocessImage(rgb, this.preprocessing);
+  }
+
+  /** The prompt text and its ids (image marker as one token), as the decoder will see them. */
+  encodePrompt(request: Pick<GenerateRequest, 'prompt' | 'rawPrompt'>, hasImage: boolean): { text: string; inputIds: number[] } {
+    const built = buildPrompt({
+      tokenizer: this.tokenizer,
+      template: this.template,
+      imageTokenId: this.arch.imageTokenId,
+      hasImage,
+      ...(request.prompt !== undefined ? { prompt: request.prompt } : {}),
+      ...(request.rawPrompt !== undefined ? { rawPrompt: request.rawPrompt } : {}),
+    });
+    return { text: built.text, inputIds: built.inputIds };
+  }
+
+  /** Streams the answer to `request` as events; see GenerationEvent. */
+  async *generate(request: GenerateRequest): AsyncGenerator<GenerationEvent> {
+    const settings = this.settings(request);
+    if (request.image !== undefined && request.pixelValues !== undefined) {
+      throw new OptionError({ subject: 'image input', expected: 'either an image or pixel values', found: 'both' });
+    }
+    const hasImage = request.image !== undefined || request.pixelValues !== undefined;
+    const { inputIds } = this.encodePrompt(request, hasImage);
+    const pixelValues = request.pixelValues ?? (request.image !== undefined ? await this.pixelValues(request.image) : null);
+    yield* generate(this.runtime, { inputIds, pixelValues }, settings);
+  }
+
+  release(): Promise<void> {
+    return this.runtime.release();
+  }
+
+  private settings(request: GenerateRequest) {
+    const maxNewTokens = request.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) {
+      throw new OptionError({ subject: 'max-new-tokens', expected: 'a whole number >= 1', found: String(maxNewTokens) });
+    }
+    const temperature = request.temperature ?? 0;
+    const sampling: SamplingOptions =
+      temperature === 0
+        ? { kind: 'greedy' }
+        : {
+            kind: 'sample',
+            temperature,
+            seed: request.seed ?? 0,
+            ...(request.topK !== undefined ? { topK: request.topK } : {}),
+            ...(request.topP !== undefined ? { topP: request.topP } : {}),
+          };
+    const eos = new Set([...this.arch.text.eosTokenIds, ...(this.tokenizer.eosTokenId !== undefined ? [this.tokenizer.eosTokenId] : [])]);
+    return {
+      maxNewTokens,
+      sampling,
+      stopStrings: request.stop ?? [],
+      eosTokenIds: [...eos],
+      decoder: new StreamDecoder(this.tokenizer),
+    };
+  }
+}
+
+/**
+ * Opens a llava-hf checkpoint directory.
+ * @example
+ * const model = await loadModel('llava-1.5-7b-hf');
+ * for await (const event of model.generate({ image: 'cat.jpg', prompt: 'What is in the picture?' })) {
+ *   if (event.type === 'token') process.stdout.write(event.text);
+ * }
+ */
+export function loadModel(dir: string, options: LoadOptions = {}): Promise<LlavaModel> {
+  return LlavaModel.load(dir, options);
+}

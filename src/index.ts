@@ -1,0 +1,26 @@
+// visdrop's public API: load a llava-hf checkpoint, generate with streamed events, and the pieces a
+// caller may want on their own (config, preprocessing, runtime, errors). The CLI uses only this.
+export {
+  VisdropError,
+  ConfigError,
+  CheckpointError,
+  TokenizerError,
+  ImageError,
+  PromptError,
+  OptionError,
+  GraphError,
+  type ErrorDetails,
+} from './errors.js';
+export { loadLlavaConfig, normalizeLlavaConfig, type LlavaArch, type TextArch, type VisionArch } from './config/llava.js';
+export { loadPreprocessorConfig, type ImagePreprocessing } from './config/preprocessor.js';
+export { openCheckpoint, Checkpoint, SafetensorsFile, writeSafetensors } from './checkpoint/index.js';
+export { LlavaRuntime, type LoadProgress, type RuntimeOptions } from './runtime/llava-runtime.js';
+export { KvCache, LayerKv } from './runtime/kv-cache.js';
+export { randomWeights } from './models/random-weights.js';
+export { loadModel, LlavaModel, DEFAULT_MAX_NEW_TOKENS, type GenerateRequest, type LoadOptions } from './generate/model.js';
+export type { GenerationEvent, GenerationTimings, PrefillTimings, StopReason } from './generate/events.js';
+export { generate, expandImageMarker, type GenerationInput, type GenerationSettings } from './generate/loop.js';
+export { encodeImage, type PixelValues } from './generate/vision.js';
+export { readPixelValues } from './generate/pixel-values-file.js';
+export { createSampler, argmax, type SamplingOptions } from './generate/sampling.js';
+export { makeTinyCheckpoint, TINY_SHAPE, type TinyShape, type MakeTinyOptions } from './tools/make-tiny.js';

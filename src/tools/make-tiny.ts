@@ -1,0 +1,129 @@
+// Writes a seeded random-weight LLaVA-1.5 checkpoint in the llava-hf layout (config.json,
+// preprocessor_config.json, safetensors weights, a real LLaMA tokenizer with `<image>`), small
+// enough for tests and the demo. The same seed always gives the same files.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { normalizeLlavaConfig, type LlavaArch } from '../config/llava.js';
+import { OPENAI_CLIP_MEAN, OPENAI_CLIP_STD } from '../config/preprocessor.js';
+import { writeShardedSafetensors, type TensorToWrite } from '../checkpoint/index.js';
+import type { WritableDtype } from '../checkpoint/dtype.js';
+import { randomTensor } from '../models/random-weights.js';
+import { llavaTensorList } from '../models/llava/tensor-list.js';
+import { writeTinyTokenizer } from './tiny-tokenizer.js';
+
+export interface TinyShape {
+  readonly visionHidden: number;
+  readonly visionLayers: number;
+  readonly visionHeads: number;
+  readonly imageSize: number;
+  readonly patchSize: number;
+  readonly textHidden: number;
+  readonly textLayers: number;
+  readonly textHeads: number;
+  readonly textKvHeads: number;
+}
+
+/** The default tiny model: the real 336-pixel, 14-pixel-patch grid (576 image tokens), narrow layers. */
+export const TINY_SHAPE: TinyShape = {
+  visionHidden: 64,
+  visionLayers: 4,
+  visionHeads: 4,
+  imageSize: 336,
+  patchSize: 14,
+  textHidden: 128,
+  textLayers: 4,
+  textHeads: 4,
+  textKvHeads: 4,
+};
+
+export interface MakeTinyOptions {
+  readonly outDir: string;
+  readonly seed: number;
+  readonly shape?: Partial<TinyShape>;
+  readonly dtype?: WritableDtype;
+}
+
+/** The config.json a tiny checkpoint of `shape` gets, written as llava-hf writes it. */
+export function tinyConfigJson(shape: TinyShape): Record<string, unknown> {
+  return {
+    architectures: ['LlavaForConditionalGeneration'],
+    model_type: 'llava',
+    image_token_index: 32000,
+    pad_token_id: 32001,
+    projector_hidden_act: 'gelu',
+    vision_feature_layer: -2,
+    vision_feature_select_strategy: 'default',
+    tie_word_embeddings: false,
+    vocab_size: 32064,
+    torch_dtype: 'float32',
+    vision_config: {
+      model_type: 'clip_vision_model',
+      hidden_size: shape.visionHidden,
+      intermediate_size: shape.visionHidden * 4,
+      num_hidden_layers: shape.visionLayers,
+      num_attention_heads: shape.visionHeads,
+      image_size: shape.imageSize,
+      patch_size: shape.patchSize,
+      projection_dim: shape.visionHidden,
+      hidden_act: 'quick_gelu',
+      layer_norm_eps: 1e-5,
+    },
+    text_config: {
+      model_type: 'llama',
+      architectures: ['LlamaForCausalLM'],
+      hidden_size: shape.textHidden,
+      intermediate_size: shape.textHidden * 2,
+      num_hidden_layers: shape.textLayers,
+      num_attention_heads: shape.textHeads,
+      num_key_value_heads: shape.textKvHeads,
+      max_position_embeddings: 4096,
+      rms_norm_eps: 1e-5,
+      rope_theta: 10000,
+      vocab_size: 32064,
+      bos_token_id: 1,
+      eos_token_id: 2,
+      pad_token_id: 32001,
+      torch_dtype: 'float32',
+    },
+  };
+}
+
+/** preprocessor_config.json of llava-hf/llava-1.5-7b-hf, at the tiny model's image size. */
+export function tinyPreprocessorJson(imageSize: number): Record<string, unknown> {
+  return {
+    image_processor_type: 'CLIPImageProcessor',
+    processor_class: 'LlavaProcessor',
+    do_resize: true,
+    size: { shortest_edge: imageSize },
+    resample: 3,
+    do_center_crop: true,
+    crop_size: { height: imageSize, width: imageSize },
+    do_rescale: true,
+    rescale_factor: 1 / 255,
+    do_normalize: true,
+    image_mean: [...OPENAI_CLIP_MEAN],
+    image_std: [...OPENAI_CLIP_STD],
+    do_convert_rgb: true,
+  };
+}
+
+/** Writes the checkpoint; returns its normalised config. */
+export async function makeTinyCheckpoint(options: MakeTinyOptions): Promise<LlavaArch> {
+  const shape = { ...TINY_SHAPE, ...options.shape };
+  const config = tinyConfigJson(shape);
+  const arch = normalizeLlavaConfig(config);
+  mkdirSync(options.outDir, { recursive: true });
+  writeFileSync(join(options.outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  writeFileSync(join(options.outDir, 'preprocessor_config.json'), `${JSON.stringify(tinyPreprocessorJson(shape.imageSize), null, 2)}\n`);
+  writeFileSync(join(options.outDir, 'generation_config.json'), `${JSON.stringify({ bos_token_id: 1, eos_token_id: 2, pad_token_id: 32001 }, null, 2)}\n`);
+  await writeTinyTokenizer(options.outDir);
+  const dtype = options.dtype ?? 'F32';
+  const tensors: TensorToWrite[] = llavaTensorList(arch).map(({ name, shape: dims }) => ({
+    name,
+    dtype,
+    shape: dims,
+    data: randomTensor(options.seed, name, dims),
+  }));
+  writeShardedSafetensors(options.outDir, tensors, 2 ** 31, { format: 'pt' });
+  return arch;
+}
