@@ -13,7 +13,7 @@ import {
   referenceVision,
   type WeightLookup,
 } from '../models/reference/index.js';
-import { LlavaRuntime } from './llava-runtime.js';
+import { LlavaRuntime, type DecoderState } from './llava-runtime.js';
 import { KvCache } from './kv-cache.js';
 import { mulberry32 } from '../util/prng.js';
 
@@ -102,7 +102,7 @@ for (const kvHeads of [4, 2]) {
       const positions = ids.map((_, i) => i);
       const reference = referenceDecoder(arch, weights, referenceEmbed(arch, weights, ids), positions);
       const cache = new KvCache(arch.text.numLayers, arch.text.numKvHeads, arch.text.headDim);
-      let state = { hidden: runtime.embedTokens(ids), positions };
+      let state: DecoderState = { hidden: runtime.embedTokens(ids), positions };
       for (let layer = 0; layer < arch.text.numLayers; layer++) {
         state = (await runtime.decoderLayers(layer, layer + 1, state, cache)).state;
         assertClose(state.hidden, reference.hiddenStates[layer + 1]!, `decoder layer ${layer}`);
