@@ -2,13 +2,10 @@
 // layer, the feature selection (`default` drops the class token), then the projector.
 // Legend: B images, S = 1 + P vision tokens, P patches, Dv vision hidden, D decoder hidden.
 import { ImageError } from '../errors.js';
+import type { PixelValues } from '../image/index.js';
 import type { LlavaRuntime } from '../runtime/llava-runtime.js';
 
-/** Preprocessed image input, NCHW float32. */
-export interface PixelValues {
-  readonly data: Float32Array;
-  readonly shape: readonly [1, 3, number, number];
-}
+export type { PixelValues };
 
 export interface ImageEmbeddings {
   readonly embeddings: Float32Array; // [N, D]

@@ -109,7 +109,10 @@ export class LlavaRuntime {
     const lmHead = await open('lm_head', () => buildLmHeadGraph(t, weights));
     const embedTable = weights.float32(EMBED_WEIGHT, [t.vocabSize, t.hiddenSize]);
     options.onProgress?.({ done: ++done, total, label: 'embeddings' });
-    return new LlavaRuntime(arch, options, visionEmbeddings, visionLayers, attentionLayers, projector, decoderLayers, lmHead, embedTable);
+    const runtime = new LlavaRuntime(arch, options, visionEmbeddings, visionLayers, attentionLayers, projector, decoderLayers, lmHead, embedTable);
+    // The two attention variants every generation uses are opened now, not inside the first prefill.
+    await Promise.all([runtime.attentionSession(false, false), runtime.attentionSession(true, false)]);
+    return runtime;
   }
 
   /** Bytes of weights held by all sessions plus the JS embedding table. */
