@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError, describe } from '../errors.js';
+import { isFloatDtype } from './dtype.js';
 import { SafetensorsFile, type TensorInfo } from './safetensors.js';
 
 export const SINGLE_FILE = 'model.safetensors';
@@ -58,20 +59,29 @@ export class Checkpoint {
     return this.file(name).info(name);
   }
 
+  /**
+   * Checks that `name` exists, holds floats and has exactly `expectedShape`, without reading it, so
+   * a whole checkpoint can be checked before any heavy work starts.
+   */
+  checkFloatTensor(name: string, expectedShape: readonly number[]): void {
+    const file = this.file(name);
+    const { dtype, shape } = file.info(name);
+    if (!isFloatDtype(dtype)) {
+      throw new CheckpointError({ subject: `${file.path}: ${name}`, expected: 'F32, F16 or BF16', found: dtype });
+    }
+    if (shape.length !== expectedShape.length || shape.some((dim, i) => dim !== expectedShape[i])) {
+      throw new CheckpointError({
+        subject: `${file.path}: ${name}`,
+        expected: `shape [${expectedShape.join(', ')}]`,
+        found: `shape [${shape.join(', ')}]`,
+      });
+    }
+  }
+
   /** The tensor as float32, after checking its shape against `expectedShape` when given. */
   float32(name: string, expectedShape?: readonly number[]): Float32Array {
-    const file = this.file(name);
-    if (expectedShape !== undefined) {
-      const { shape } = file.info(name);
-      if (shape.length !== expectedShape.length || shape.some((dim, i) => dim !== expectedShape[i])) {
-        throw new CheckpointError({
-          subject: `${file.path}: ${name}`,
-          expected: `shape [${expectedShape.join(', ')}]`,
-          found: `shape [${shape.join(', ')}]`,
-        });
-      }
-    }
-    return file.readFloat32(name);
+    if (expectedShape !== undefined) this.checkFloatTensor(name, expectedShape);
+    return this.file(name).readFloat32(name);
   }
 
   close(): void {

@@ -6,7 +6,8 @@ import { loadPreprocessorConfig, type ImagePreprocessing } from '../config/prepr
 import { openCheckpoint } from '../checkpoint/index.js';
 import { OptionError } from '../errors.js';
 import { decodeImage, decodeImageBuffer, preprocessImage } from '../image/index.js';
-import { llavaWeights } from '../models/llava/weight-names.js';
+import { llavaWeights, storedName } from '../models/llava/weight-names.js';
+import { llavaTensorList } from '../models/llava/tensor-list.js';
 import { LlavaRuntime, type LoadProgress } from '../runtime/llava-runtime.js';
 import { buildPrompt, loadChatTemplate, loadTokenizer, StreamDecoder, type ChatTemplate, type TextTokenizer } from '../text/index.js';
 import type { GenerationEvent } from './events.js';
@@ -62,6 +63,9 @@ export class LlavaModel {
     const template = loadChatTemplate(dir);
     const checkpoint = openCheckpoint(dir);
     try {
+      // Every tensor is checked before the first graph is built, so a bad checkpoint fails in
+      // milliseconds rather than minutes into a load.
+      for (const { name, shape } of llavaTensorList(arch)) checkpoint.checkFloatTensor(storedName(checkpoint, name), shape);
       const runtime = await LlavaRuntime.create(arch, llavaWeights(checkpoint), {
         ...(options.threads ? { intraOpThreads: options.threads } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
