@@ -26,13 +26,15 @@ export function referenceEmbed(arch: LlavaArch, w: WeightLookup, inputIds: reado
 
 /**
  * Runs every decoder layer over embeddings [T, Dt] at the given positions. hiddenStates holds the
- * input then each layer's output, all before the final norm (HF norms the last one); logits [T, V].
+ * input then each layer's output, all before the final norm (HF norms the last one); logits [T, V],
+ * or [1, V] for the last row only when `lastRowLogits` is set (the lm_head dominates a tiny model).
  */
 export function referenceDecoder(
   arch: LlavaArch,
   w: WeightLookup,
   embeddings: Float64Array,
   positionIds: readonly number[],
+  options: { readonly lastRowLogits?: boolean } = {},
 ): { hiddenStates: Float64Array[]; logits: Float64Array } {
   const t = arch.text;
   const tokens = positionIds.length;
@@ -49,9 +51,11 @@ export function referenceDecoder(
     h = decoderLayer(arch, w, `${PREFIX}.layers.${i}`, h, positionIds);
     hiddenStates.push(h);
   }
-  const normed = rmsNorm(h, tokens, t.hiddenSize, tensor(w, `${PREFIX}.norm.weight`, [t.hiddenSize]), t.rmsNormEps);
+  const rows = options.lastRowLogits ? 1 : tokens;
+  const last = h.subarray((tokens - rows) * t.hiddenSize);
+  const normed = rmsNorm(last, rows, t.hiddenSize, tensor(w, `${PREFIX}.norm.weight`, [t.hiddenSize]), t.rmsNormEps);
   const head = tensor(w, t.tieWordEmbeddings ? EMBED : 'language_model.lm_head.weight', [t.vocabSize, t.hiddenSize]);
-  return { hiddenStates, logits: linear(normed, tokens, t.hiddenSize, t.vocabSize, head) };
+  return { hiddenStates, logits: linear(normed, rows, t.hiddenSize, t.vocabSize, head) };
 }
 
 // h + o_proj(attn(rope(q), rope(k), v)) of input_layernorm(h), then h + down(silu(gate(x)) * up(x))

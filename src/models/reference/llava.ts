@@ -43,15 +43,16 @@ export function referenceMergeEmbeddings(
   return embeddings;
 }
 
-/** Full multimodal forward at positions 0..T-1; logits [T, V], hiddenStates as referenceDecoder's. */
+/** Full multimodal forward at positions 0..T-1; logits and hiddenStates as referenceDecoder's. */
 export function referenceLlava(
   arch: LlavaArch,
   w: WeightLookup,
   inputIds: readonly number[],
   pixelValues: Float32Array,
+  options: { readonly lastRowLogits?: boolean } = {},
 ): { logits: Float64Array; hiddenStates: Float64Array[] } {
   const embeddings = referenceMergeEmbeddings(arch, w, inputIds, referenceImageFeatures(arch, w, pixelValues));
-  return referenceDecoder(arch, w, embeddings, positionsUpTo(inputIds.length));
+  return referenceDecoder(arch, w, embeddings, positionsUpTo(inputIds.length), options);
 }
 
 /**
@@ -77,8 +78,8 @@ export function referenceGreedy(
   const generated: number[] = [];
   while (generated.length < maxNewTokens) {
     const tokens = embeddings.length / dim;
-    const { logits } = referenceDecoder(arch, w, embeddings, positionsUpTo(tokens));
-    const next = argmax(logits.subarray((tokens - 1) * vocab, tokens * vocab));
+    const { logits } = referenceDecoder(arch, w, embeddings, positionsUpTo(tokens), { lastRowLogits: true });
+    const next = argmax(logits);
     generated.push(next);
     if (eosTokenIds.includes(next)) break;
     const longer = new Float64Array(embeddings.length + dim);

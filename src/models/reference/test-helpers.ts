@@ -1,19 +1,9 @@
-// Fixtures for the reference tests: a seeded PRNG, a tiny LLaVA config built through the real
-// config normaliser, and a random weight map with every llava-hf tensor name that config needs.
+// Fixtures for the reference tests: a tiny LLaVA config built through the real config normaliser,
+// and a random weight map with every llava-hf tensor name that config needs.
 import { normalizeLlavaConfig, type LlavaArch } from '../../config/llava.js';
+import { mulberry32 } from '../../util/prng.js';
+import { llavaTensorList } from '../llava/tensor-list.js';
 import type { WeightLookup } from './weights.js';
-
-/** mulberry32: a small, fast 32-bit seeded PRNG returning uniforms in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface TinyOverrides {
   readonly vision?: Record<string, unknown>;
@@ -49,58 +39,9 @@ export function tinyArch(overrides: TinyOverrides = {}): LlavaArch {
   });
 }
 
-/** Every tensor name `arch` needs with its shape; lm_head is left out when tied, projector biases when absent. */
-export function weightShapes(arch: LlavaArch): Map<string, number[]> {
-  const v = arch.vision;
-  const t = arch.text;
-  const shapes = new Map<string, number[]>();
-  const vp = 'vision_tower.vision_model';
-  shapes.set(`${vp}.embeddings.patch_embedding.weight`, [v.hiddenSize, 3, v.patchSize, v.patchSize]);
-  shapes.set(`${vp}.embeddings.class_embedding`, [v.hiddenSize]);
-  shapes.set(`${vp}.embeddings.position_embedding.weight`, [v.numPatches + 1, v.hiddenSize]);
-  shapes.set(`${vp}.pre_layrnorm.weight`, [v.hiddenSize]);
-  shapes.set(`${vp}.pre_layrnorm.bias`, [v.hiddenSize]);
-  for (let i = 0; i < v.numLayers; i++) {
-    const p = `${vp}.encoder.layers.${i}`;
-    const linear = (name: string, out: number, inDim: number) => {
-      shapes.set(`${p}.${name}.weight`, [out, inDim]);
-      shapes.set(`${p}.${name}.bias`, [out]);
-    };
-    for (const proj of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) {
-      linear(`self_attn.${proj}`, v.hiddenSize, v.hiddenSize);
-    }
-    linear('mlp.fc1', v.intermediateSize, v.hiddenSize);
-    linear('mlp.fc2', v.hiddenSize, v.intermediateSize);
-    for (const norm of ['layer_norm1', 'layer_norm2']) {
-      shapes.set(`${p}.${norm}.weight`, [v.hiddenSize]);
-      shapes.set(`${p}.${norm}.bias`, [v.hiddenSize]);
-    }
-  }
-  shapes.set('multi_modal_projector.linear_1.weight', [t.hiddenSize, v.hiddenSize]);
-  shapes.set('multi_modal_projector.linear_2.weight', [t.hiddenSize, t.hiddenSize]);
-  if (arch.projectorBias) {
-    shapes.set('multi_modal_projector.linear_1.bias', [t.hiddenSize]);
-    shapes.set('multi_modal_projector.linear_2.bias', [t.hiddenSize]);
-  }
-  const tp = 'language_model.model';
-  shapes.set(`${tp}.embed_tokens.weight`, [t.vocabSize, t.hiddenSize]);
-  const qWidth = t.numHeads * t.headDim;
-  const kvWidth = t.numKvHeads * t.headDim;
-  for (let i = 0; i < t.numLayers; i++) {
-    const p = `${tp}.layers.${i}`;
-    shapes.set(`${p}.input_layernorm.weight`, [t.hiddenSize]);
-    shapes.set(`${p}.post_attention_layernorm.weight`, [t.hiddenSize]);
-    shapes.set(`${p}.self_attn.q_proj.weight`, [qWidth, t.hiddenSize]);
-    shapes.set(`${p}.self_attn.k_proj.weight`, [kvWidth, t.hiddenSize]);
-    shapes.set(`${p}.self_attn.v_proj.weight`, [kvWidth, t.hiddenSize]);
-    shapes.set(`${p}.self_attn.o_proj.weight`, [t.hiddenSize, qWidth]);
-    shapes.set(`${p}.mlp.gate_proj.weight`, [t.intermediateSize, t.hiddenSize]);
-    shapes.set(`${p}.mlp.up_proj.weight`, [t.intermediateSize, t.hiddenSize]);
-    shapes.set(`${p}.mlp.down_proj.weight`, [t.hiddenSize, t.intermediateSize]);
-  }
-  shapes.set(`${tp}.norm.weight`, [t.hiddenSize]);
-  if (!t.tieWordEmbeddings) shapes.set('language_model.lm_head.weight', [t.vocabSize, t.hiddenSize]);
-  return shapes;
+/** Every tensor name `arch` needs with its shape (the list make-tiny writes). */
+export function weightShapes(arch: LlavaArch): Map<string, readonly number[]> {
+  return new Map(llavaTensorList(arch).map((spec) => [spec.name, spec.shape]));
 }
 
 /** Uniform weights in [-0.5, 0.5); norm weights are 1 + that, so norms neither vanish nor flip. */
