@@ -69,8 +69,9 @@ describe('tiny checkpoint end to end', () => {
       const weights = (name: string) => checkpoint.float32(name);
       const expanded = expandImageMarker(inputIds, model.arch.imageTokenId, model.arch.imageTokensPerImage).ids;
       const reference = referenceLlava(model.arch, weights, expanded, pixels.data, { lastRowLogits: true }).logits;
+      assert.equal(prefill.logits.length, reference.length);
       let diff = 0;
-      for (let i = 0; i < V; i++) diff = Math.max(diff, Math.abs(prefill.logits[i]! - reference[i]!));
+      for (let i = 0; i < reference.length; i++) diff = Math.max(diff, Math.abs(prefill.logits[i]! - reference[i]!));
       assert.ok(diff < 1e-3, `last-position logits differ by ${diff}`);
       const greedy = referenceGreedy(model.arch, weights, expanded, pixels.data, 4, []);
       assert.deepEqual(done.tokens, greedy);
