@@ -1,0 +1,101 @@
+// The CLI contract, run as a user runs it: `generate --json` fields, streamed text, the dump files
+// and --pixel-values round trip, and one-line errors with a non-zero exit.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SafetensorsFile } from '../checkpoint/index.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const DEMO_IMAGE = join(ROOT, 'assets', 'demo.jpg');
+const QUESTION = 'What is in the picture?';
+
+function visdrop(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), ...args], { encoding: 'utf8', cwd: ROOT });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function assertOneLineError(result: ReturnType<typeof visdrop>, ...mentions: string[]): void {
+  assert.notEqual(result.status, 0, 'exit code');
+  const lines = result.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line on stderr, got:\n${result.stderr}`);
+  for (const text of mentions) assert.ok(lines[0]!.includes(text), `"${lines[0]}" should mention "${text}"`);
+}
+
+describe('visdrop CLI', () => {
+  let work: string;
+  let model: string;
+  before(() => {
+    work = mkdtempSync(join(tmpdir(), 'visdrop-cli-'));
+    model = join(work, 'tiny');
+    const made = visdrop('make-tiny', '--out', model, '--seed', '0');
+    assert.equal(made.status, 0, made.stderr);
+  });
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  it('generate --json prints one object with the contract fields', () => {
+    const result = visdrop('generate', '--model', model, '--image', DEMO_IMAGE, '--prompt', QUESTION, '--max-new-tokens', '8', '--json');
+    assert.equal(result.status, 0, result.stderr);
+    const lines = result.stdout.trim().split('\n');
+    assert.equal(lines.length, 1);
+    const output = JSON.parse(lines[0]!);
+    assert.deepEqual(output.inputIds, [1, 3148, 1001, 29901, 29871, 32000, 29871, 13, 5618, 338, 297, 278, 7623, 29973, 319, 1799, 9047, 13566, 29901]);
+    assert.deepEqual(output.imageTokenRange, [5, 581]);
+    assert.deepEqual(output.tokens, [26890, 30125, 1229, 4302, 16010, 4266, 1229, 4302]);
+    assert.equal(typeof output.text, 'string');
+    for (const key of ['loadMs', 'visionMs', 'prefillMs', 'decodeMsPerToken']) {
+      assert.ok(Number.isFinite(output.timings[key]) && output.timings[key] > 0, `timings.${key} = ${output.timings[key]}`);
+    }
+  });
+
+  it('streams text to stdout and statistics to stderr', () => {
+    const streamed = visdrop('generate', '--model', model, '--image', DEMO_IMAGE, '--prompt', QUESTION, '--max-new-tokens', '8');
+    const json = JSON.parse(visdrop('generate', '--model', model, '--image', DEMO_IMAGE, '--prompt', QUESTION, '--max-new-tokens', '8', '--json').stdout);
+    assert.equal(streamed.status, 0, streamed.stderr);
+    assert.equal(streamed.stdout, `${json.text}\n`);
+    assert.match(streamed.stderr, /8 tokens, max-new-tokens.*prefill .* ms \(594 tokens\)/);
+  });
+
+  it('dumps logits and pixel values, and --pixel-values reproduces the run', () => {
+    const logits = join(work, 'logits.safetensors');
+    const pixels = join(work, 'pixels.safetensors');
+    const fromImage = visdrop(
+      'generate', '--model', model, '--image', DEMO_IMAGE, '--prompt', QUESTION, '--max-new-tokens', '4', '--json',
+      '--dump-logits', logits, '--dump-pixel-values', pixels,
+    );
+    assert.equal(fromImage.status, 0, fromImage.stderr);
+    const logitsFile = new SafetensorsFile(logits);
+    assert.deepEqual(logitsFile.info('logits'), { dtype: 'F32', shape: [32064] });
+    logitsFile.close();
+    const pixelsFile = new SafetensorsFile(pixels);
+    assert.deepEqual(pixelsFile.info('pixel_values'), { dtype: 'F32', shape: [1, 3, 336, 336] });
+    pixelsFile.close();
+    const fromPixels = visdrop('generate', '--model', model, '--pixel-values', pixels, '--prompt', QUESTION, '--max-new-tokens', '4', '--json');
+    assert.equal(fromPixels.status, 0, fromPixels.stderr);
+    assert.deepEqual(JSON.parse(fromPixels.stdout).tokens, JSON.parse(fromImage.stdout).tokens);
+  });
+
+  it('a missing checkpoint directory is one line and exit 1', () => {
+    const result = visdrop('generate', '--model', join(work, 'nowhere'), '--image', DEMO_IMAGE, '--prompt', QUESTION);
+    assertOneLineError(result, 'nowhere', 'config.json', 'no such file');
+    assert.equal(result.status, 1);
+  });
+
+  it('an unknown option is one line', () => {
+    assertOneLineError(visdrop('generate', '--model', model, '--frobnicate'), '--frobnicate');
+  });
+
+  it('a malformed number is one line naming the flag', () => {
+    assertOneLineError(visdrop('generate', '--model', model, '--prompt', 'hi', '--max-new-tokens', '12abc'), '--max-new-tokens', '"12abc"');
+  });
+
+  it('--prompt and --raw-prompt together are refused', () => {
+    assertOneLineError(visdrop('generate', '--model', model, '--prompt', 'a', '--raw-prompt', 'b'), '--prompt / --raw-prompt', 'both');
+  });
+
+  it('an unreadable image is one line naming the file', () => {
+    assertOneLineError(visdrop('generate', '--model', model, '--image', join(model, 'config.json'), '--prompt', QUESTION), 'config.json');
+  });
+});
