@@ -1,0 +1,69 @@
+// Analytical work of a LLaVA forward pass as the engine's graphs compute it: multiply-adds count 2
+// FLOPs, and only MatMuls and the patch convolution are counted (norms, softmax and activations are
+// a fraction of a percent at these sizes). Also the bytes of weights one decode step has to read.
+// Legend: T tokens, D hidden, H heads, Hk kv heads, Hd head dim, I MLP width, V vocab, S vision tokens.
+import type { LlavaArch, TextArch } from '../config/llava.js';
+
+const F32_BYTES = 4;
+
+/** Weights of one decoder layer's MatMuls, as multiply-adds per token row. */
+function decoderLayerMacsPerToken(t: TextArch): number {
+  const { hiddenSize: D, numHeads: H, numKvHeads: Hk, headDim: Hd, intermediateSize: I } = t;
+  const attentionProjections = D * H * Hd + 2 * D * Hk * Hd + H * Hd * D; // q, k, v, o
+  return attentionProjections + 3 * D * I; // gate, up, down
+}
+
+/**
+ * FLOPs of a prefill of `tokens` rows through the text config's decoder layers and the lm_head for
+ * the last row (what the engine's prefill timing covers). Attention is counted over the full T x T
+ * square, scores and weighted sum, because the graphs compute it that way and mask afterwards.
+ */
+export function decoderPrefillFlops(t: TextArch, tokens: number): number {
+  const T = tokens;
+  const projections = 2 * T * decoderLayerMacsPerToken(t);
+  const attention = 2 * 2 * T * T * t.numHeads * t.headDim;
+  const lmHead = 2 * t.hiddenSize * t.vocabSize;
+  return t.numLayers * (projections + attention) + lmHead;
+}
+
+/**
+ * FLOPs of encoding one image as the engine's vision timing covers it: the patch convolution, the
+ * CLIP layers that run (`visionLayersUsed`, over S = patches + class token) and the projector over
+ * the image tokens kept.
+ */
+export function visionFlops(arch: LlavaArch): number {
+  const v = arch.vision;
+  const S = v.numPatches + 1;
+  const Dv = v.hiddenSize;
+  const patchEmbedding = 2 * v.numPatches * Dv * 3 * v.patchSize * v.patchSize;
+  const perLayer = 2 * S * (4 * Dv * Dv + 2 * Dv * v.intermediateSize) + 2 * 2 * S * S * Dv;
+  const Dt = arch.text.hiddenSize;
+  const projector = 2 * arch.imageTokensPerImage * (Dv * Dt + Dt * Dt);
+  return patchEmbedding + arch.visionLayersUsed * perLayer + projector;
+}
+
+/**
+ * Bytes of f32 weights one decode step reads: every decoder layer's matrices and norm vectors, the
+ * final norm and the lm_head. The KV cache it also reads is left out (a few percent at ~600 tokens).
+ */
+export function decoderWeightBytes(t: TextArch): number {
+  const perLayer = decoderLayerMacsPerToken(t) + 2 * t.hiddenSize; // + input and post-attention norms
+  return F32_BYTES * (t.numLayers * perLayer + t.hiddenSize + t.vocabSize * t.hiddenSize);
+}
+
+/**
+ * Bytes of f32 weights the runtime holds for `arch`: the vision embeddings and the CLIP layers that
+ * run, the projector, the decoder (decoderWeightBytes) and the embedding table looked up in JS.
+ */
+export function modelWeightBytes(arch: LlavaArch): number {
+  const v = arch.vision;
+  const Dv = v.hiddenSize;
+  const Dt = arch.text.hiddenSize;
+  const embeddings = Dv * 3 * v.patchSize * v.patchSize + Dv + (v.numPatches + 1) * Dv + 2 * Dv; // + pre-layernorm
+  // q, k, v, out projections and fc1, fc2 with their biases, and two layer norms.
+  const visionLayer = 4 * (Dv * Dv + Dv) + 2 * Dv * v.intermediateSize + v.intermediateSize + Dv + 2 * 2 * Dv;
+  const projector = Dv * Dt + Dt * Dt + (arch.projectorBias ? 2 * Dt : 0);
+  const embedTable = arch.text.vocabSize * Dt;
+  const visionAndText = embeddings + arch.visionLayersUsed * visionLayer + projector + embedTable;
+  return F32_BYTES * visionAndText + decoderWeightBytes(arch.text);
+}

@@ -1,0 +1,65 @@
+// Validation of the benchmark's options, shared by the CLI (flags arrive as text) and the API
+// (numbers): every bad value becomes an OptionError naming the flag, what it accepts and what it got.
+// Text is parsed strictly, so "1.5", "4x", "0x10" or "" never pass as a count.
+import { OptionError } from '../errors.js';
+import { decoderDepth, PRESETS, type RawLlavaConfig } from './presets.js';
+
+export interface BenchOptionsInput {
+  /** A preset name (see PRESETS), or a label for `config`. */
+  readonly preset: string;
+  /** A raw config.json to run instead of the named preset (tests, custom shapes). */
+  readonly config?: RawLlavaConfig;
+  /** Decoder layers to build, from the first; default: all of them. */
+  readonly layers?: number | string;
+  /** Measured runs after the warm-up; default 3. */
+  readonly runs?: number | string;
+  /** Decode steps timed per run; default 8. */
+  readonly decodeTokens?: number | string;
+}
+
+export interface ResolvedBenchOptions {
+  readonly preset: string;
+  readonly config: RawLlavaConfig;
+  readonly layers: number;
+  /** The config's full decoder depth, for "layers of total". */
+  readonly totalLayers: number;
+  readonly runs: number;
+  readonly decodeTokens: number;
+}
+
+export const DEFAULT_RUNS = 3;
+export const DEFAULT_DECODE_TOKENS = 8;
+
+export function resolveBenchOptions(input: BenchOptionsInput): ResolvedBenchOptions {
+  const config = input.config ?? PRESETS[input.preset];
+  if (!config) {
+    throw new OptionError({
+      subject: '--preset',
+      expected: `one of ${Object.keys(PRESETS).join(', ')}`,
+      found: JSON.stringify(input.preset),
+    });
+  }
+  const totalLayers = decoderDepth(config);
+  return {
+    preset: input.preset,
+    config,
+    totalLayers,
+    layers: wholeNumber('--layers', input.layers, totalLayers, 1, totalLayers),
+    runs: wholeNumber('--runs', input.runs, DEFAULT_RUNS, 1),
+    decodeTokens: wholeNumber('--decode-tokens', input.decodeTokens, DEFAULT_DECODE_TOKENS, 1),
+  };
+}
+
+function wholeNumber(flag: string, given: number | string | undefined, fallback: number, min: number, max = Infinity): number {
+  if (given === undefined) return fallback;
+  // Text must be plain digits: Number() alone would take '' as 0 and '0x10' or '1e1' as counts.
+  const value = typeof given === 'string' ? (/^\d+$/.test(given.trim()) ? Number(given) : NaN) : given;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new OptionError({
+      subject: flag,
+      expected: max === Infinity ? `a whole number >= ${min}` : `a whole number in [${min}, ${max}]`,
+      found: typeof given === 'string' ? JSON.stringify(given) : String(given),
+    });
+  }
+  return value;
+}

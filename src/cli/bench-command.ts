@@ -1,0 +1,81 @@
+// `visdrop bench`: times a LLaVA-1.5 preset on seeded random weights against this machine's measured
+// roofline. Prints an aligned table (progress on stderr), or with --json exactly one JSON object on
+// stdout and nothing else there. Bad flags fail as OptionError before anything is loaded.
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { PRESETS } from '../bench/presets.js';
+import { runBench, type BenchProgress } from '../bench/run-bench.js';
+import { benchJson, formatBenchTable } from '../bench/table.js';
+import { runCommand } from './run-command.js';
+
+interface BenchFlags {
+  preset: string;
+  layers?: string;
+  runs?: string;
+  decodeTokens?: string;
+  json?: boolean;
+}
+
+const PHASE_TITLES: Record<BenchProgress['phase'], string> = {
+  roofline: 'roofline',
+  load: 'loading',
+  run: 'running',
+};
+
+export function registerBenchCommand(program: Command): void {
+  program
+    .command('bench')
+    .description('time a LLaVA-1.5 preset on random weights against the machine roofline (MatMul rate, memory bandwidth)')
+    .requiredOption('--preset <name>', `model shapes: ${Object.keys(PRESETS).join(', ')}`)
+    // Counts arrive as text and are validated together, since --layers' range depends on the preset.
+    .option('--layers <n>', 'decoder layers to build (default: all), so a large preset fits in memory')
+    .option('--runs <n>', 'measured runs after one warm-up (default 3)')
+    .option('--decode-tokens <n>', 'decode steps timed per run (default 8)')
+    .option('--json', 'print one JSON object instead of the table')
+    .action(runCommand(benchAction));
+}
+
+async function benchAction(flags: BenchFlags): Promise<void> {
+  const progress = progressReporter();
+  // runBench validates the flags (resolveBenchOptions) before it measures or loads anything.
+  const result = await runBench({
+    preset: flags.preset,
+    ...(flags.layers !== undefined ? { layers: flags.layers } : {}),
+    ...(flags.runs !== undefined ? { runs: flags.runs } : {}),
+    ...(flags.decodeTokens !== undefined ? { decodeTokens: flags.decodeTokens } : {}),
+    onProgress: progress.update,
+  }).finally(progress.stop);
+  process.stdout.write(flags.json ? `${JSON.stringify(benchJson(result))}\n` : formatBenchTable(result));
+}
+
+/** A cli-progress bar per phase on a terminal; otherwise one stderr line per phase step worth noting. */
+function progressReporter(): { update: (p: BenchProgress) => void; stop: () => void } {
+  if (!process.stderr.isTTY) {
+    return {
+      update: (p) => {
+        // Graph loads are too many to log one by one; their phase start is enough.
+        if (p.phase === 'load' && p.done !== 1) return;
+        if (p.done < p.total) process.stderr.write(`bench: ${PHASE_TITLES[p.phase]} ${p.phase === 'load' ? `${p.total} graphs` : p.label}\n`);
+      },
+      stop: () => {},
+    };
+  }
+  const bar = new cliProgress.SingleBar(
+    { stream: process.stderr, format: '{phase} [{bar}] {value}/{total} | ETA {eta_formatted} | {label}', hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+  let phase: BenchProgress['phase'] | null = null;
+  return {
+    update: (p) => {
+      if (p.phase !== phase) {
+        if (phase) bar.stop();
+        bar.start(p.total, p.done, { phase: PHASE_TITLES[p.phase], label: p.label });
+        phase = p.phase;
+      }
+      bar.update(p.done, { label: p.label });
+    },
+    stop: () => {
+      if (phase) bar.stop();
+    },
+  };
+}
