@@ -8,12 +8,19 @@ export interface WeightSource {
   float32(name: string, shape: readonly number[]): Float32Array;
 }
 
-/** Transposes a row-major [rows, cols] matrix. */
+/** Transposes a row-major [rows, cols] matrix, in 64x64 tiles so both sides stay in cache. */
 export function transposed(data: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(data.length);
-  for (let r = 0; r < rows; r++) {
-    const rowOffset = r * cols;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = data[rowOffset + c]!;
+  const tile = 64;
+  for (let r0 = 0; r0 < rows; r0 += tile) {
+    const r1 = Math.min(r0 + tile, rows);
+    for (let c0 = 0; c0 < cols; c0 += tile) {
+      const c1 = Math.min(c0 + tile, cols);
+      for (let r = r0; r < r1; r++) {
+        const rowOffset = r * cols;
+        for (let c = c0; c < c1; c++) out[c * rows + r] = data[rowOffset + c]!;
+      }
+    }
   }
   return out;
 }
