@@ -1,5 +1,6 @@
 // What generation streams to its caller, in order: one `prefill` event, a `token` event per new
 // token (and possibly a final `text` event), then one `done` event.
+import type { ReductionRecord } from './prefill.js';
 
 export interface PrefillTimings {
   /** Vision tower and projector. */
@@ -26,9 +27,17 @@ export type GenerationEvent =
       readonly promptTokens: number;
       /** Logits [V] at the last prompt position. */
       readonly logits: Float32Array;
+      /** What the token-reduction strategy kept, or null without one. */
+      readonly reduction: ReductionRecord | null;
       readonly timings: PrefillTimings;
     }
-  | { readonly type: 'token'; readonly id: number; readonly text: string }
+  | {
+      readonly type: 'token';
+      readonly id: number;
+      readonly text: string;
+      /** The logits [V] this token was chosen from. */
+      readonly logits: Float32Array;
+    }
   /** Text held back in case it began a stop string, released at the end. */
   | { readonly type: 'text'; readonly text: string }
   | {

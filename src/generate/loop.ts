@@ -8,6 +8,8 @@ import type { GenerationEvent, StopReason } from './events.js';
 import { createSampler, type SamplingOptions } from './sampling.js';
 import { StopStringFilter } from './stop-strings.js';
 import { encodeImage, type PixelValues } from './vision.js';
+import { prefill } from './prefill.js';
+import type { TokenReducer } from '../reduce/types.js';
 
 /** Turns token ids into text incrementally (see text/stream-decoder.ts). */
 export interface IncrementalDecoder {
@@ -27,6 +29,8 @@ export interface GenerationSettings {
   readonly stopStrings: readonly string[];
   readonly eosTokenIds: readonly number[];
   readonly decoder: IncrementalDecoder;
+  /** A token-reduction strategy, or null for none. */
+  readonly reducer?: TokenReducer | null;
 }
 
 /** The prompt with the image marker replaced by the image's tokens. */
@@ -73,11 +77,33 @@ export async function* generate(runtime: LlavaRuntime, input: GenerationInput, s
   const embeddings = runtime.embedTokens(prompt.ids); // [T, D]
   if (features && prompt.imageTokenRange) embeddings.set(features.embeddings, prompt.imageTokenRange[0] * D);
   const cache = new KvCache(arch.text.numLayers, arch.text.numKvHeads, arch.text.headDim);
-  const positions = Array.from({ length: T }, (_, i) => i);
-  const prefilled = await runtime.decoderLayers(0, arch.text.numLayers, { hidden: embeddings, positions }, cache);
-  let logits = await runtime.logits(prefilled.state.hidden.subarray((T - 1) * D), 1);
+  const reducer = settings.reducer ?? null;
+  const [imageStart, imageEnd] = prompt.imageTokenRange ?? [0, 0];
+  const prefilled = await prefill(
+    runtime,
+    {
+      hidden: embeddings,
+      positions: Array.from({ length: T }, (_, i) => i),
+      imageStart,
+      imageTokens: Array.from({ length: imageEnd - imageStart }, (_, i) => i),
+    },
+    cache,
+    reducer,
+  );
+  let logits = await runtime.logits(prefilled.lastHidden, 1);
   const prefillMs = performance.now() - prefillStart;
-  yield { type: 'prefill', inputIds: input.inputIds, imageTokenRange: prompt.imageTokenRange, promptTokens: T, logits, timings: { visionMs, prefillMs } };
+  yield {
+    type: 'prefill',
+    inputIds: input.inputIds,
+    imageTokenRange: prompt.imageTokenRange,
+    promptTokens: T,
+    logits,
+    reduction: prefilled.reduction,
+    timings: { visionMs, prefillMs },
+  };
+  // Renumbering strategies leave layers holding different token counts: each layer's decode
+  // positions then continue its own cache. Otherwise they continue the full prompt length.
+  const positionsFromCache = reducer?.positionPolicy === 'reindex';
 
   const tokens: number[] = [];
   const stops = new StopStringFilter(settings.stopStrings);
@@ -94,7 +120,7 @@ export async function* generate(runtime: LlavaRuntime, input: GenerationInput, s
     }
     const shown = stops.push(settings.decoder.push(id));
     text += shown;
-    yield { type: 'token', id, text: shown };
+    yield { type: 'token', id, text: shown, logits };
     if (stops.stopped) {
       reason = 'stop-string';
       break;
@@ -106,7 +132,9 @@ export async function* generate(runtime: LlavaRuntime, input: GenerationInput, s
       break;
     }
     const stepStart = performance.now();
-    const step = await runtime.decoderLayers(0, arch.text.numLayers, { hidden: runtime.embedTokens([id]), positions: [position] }, cache);
+    const step = await runtime.decoderLayers(0, arch.text.numLayers, { hidden: runtime.embedTokens([id]), positions: [position] }, cache, {
+      positionsFromCache,
+    });
     logits = await runtime.logits(step.state.hidden, 1);
     decodeMs += performance.now() - stepStart;
     decodeSteps++;

@@ -13,7 +13,7 @@ import {
   buildLmHeadGraph,
   EMBED_WEIGHT,
 } from '../models/llama/decoder.js';
-import { buildAttentionGraph } from '../models/llama/attention.js';
+import { buildAttentionGraph, buildAttentionScoresGraph } from '../models/llama/attention.js';
 import type { WeightSource } from '../models/weights.js';
 import type { GraphBuilder } from '../onnx/builder.js';
 import { floatTensor, GraphSession, int64Tensor, type SessionSettings } from './session.js';
@@ -48,6 +48,12 @@ export interface DecoderState {
 export interface DecoderRangeOptions {
   /** Per layer, query rows (indices into the new tokens) whose attention probabilities to return. */
   readonly attentionRows?: ReadonlyMap<number, readonly number[]>;
+  /**
+   * Give the new tokens, in each layer, the positions that continue that layer's cache (its length,
+   * length + 1, ...) instead of `state.positions`: decoding after position-renumbering reductions,
+   * where layers hold different numbers of tokens.
+   */
+  readonly positionsFromCache?: boolean;
 }
 
 export interface DecoderRangeResult {
@@ -63,6 +69,7 @@ interface DecoderLayerSessions {
 
 export class LlavaRuntime {
   private readonly attentionVariants = new Map<string, Promise<GraphSession>>();
+  private scoresSession: Promise<GraphSession> | undefined;
 
   private constructor(
     readonly arch: LlavaArch,
@@ -191,13 +198,13 @@ export class LlavaRuntime {
     const t = this.arch.text;
     this.checkRange('decoder', from, to, t.numLayers);
     const T = state.positions.length;
-    const positions = int64Tensor(state.positions);
     const attentions = new Map<number, Float32Array>();
     let hidden = state.hidden;
     for (let layer = from; layer < to; layer++) {
       const sessions = this.decoderLayerSessions[layer]!;
       const kv = cache.layer(layer);
-      const projected = await sessions.attentionInput.run({ hidden: floatTensor(hidden, [T, t.hiddenSize]), position_ids: positions });
+      const positions = options.positionsFromCache ? Array.from({ length: T }, (_, i) => kv.length + i) : state.positions;
+      const projected = await sessions.attentionInput.run({ hidden: floatTensor(hidden, [T, t.hiddenSize]), position_ids: int64Tensor(positions) });
       const keyT = projected.key_t!.data as Float32Array;
       const value = projected.value!.data as Float32Array;
       const rows = options.attentionRows?.get(layer);
@@ -219,11 +226,47 @@ export class LlavaRuntime {
         ...(rows ? { attention_rows: int64Tensor(rows) } : {}),
       });
       if (rows) attentions.set(layer, withoutSpareSlots(out.attentions!.data as Float32Array, rows.length * t.numHeads, withPast ? C : 0, kv.length, T));
-      kv.append(keyT, value, state.positions);
+      kv.append(keyT, value, positions);
       const next = await sessions.attentionOutput.run({ context: out.context!, hidden: floatTensor(hidden, [T, t.hiddenSize]) });
       hidden = next.hidden_out!.data as Float32Array;
     }
     return { state: { hidden, positions: state.positions }, attentions };
+  }
+
+  /**
+   * Attention probabilities [H, R, T] of the query `rows` over all T tokens of `state`, as decoder
+   * layer `layer` would compute them (its input RMSNorm, q/k projections, rotary embeddings at the
+   * state's positions, causal mask), without running the layer or touching any cache.
+   */
+  async attentionScores(layer: number, state: DecoderState, rows: readonly number[]): Promise<Float32Array> {
+    const t = this.arch.text;
+    this.checkRange('decoder', layer, layer + 1, t.numLayers);
+    const T = state.positions.length;
+    const projected = await this.decoderLayerSessions[layer]!.attentionInput.run({
+      hidden: floatTensor(state.hidden, [T, t.hiddenSize]),
+      position_ids: int64Tensor(state.positions),
+    });
+    const query = projected.query!.data as Float32Array; // [Hk, G*T, Hd]
+    const G = t.numHeads / t.numKvHeads;
+    const R = rows.length;
+    const queryRows = new Float32Array(t.numKvHeads * G * R * t.headDim);
+    for (let kv = 0; kv < t.numKvHeads; kv++) {
+      for (let j = 0; j < G; j++) {
+        rows.forEach((row, r) => {
+          const from = ((kv * G + j) * T + row) * t.headDim;
+          queryRows.set(query.subarray(from, from + t.headDim), ((kv * G + j) * R + r) * t.headDim);
+        });
+      }
+    }
+    const mask = new Float32Array(R * T);
+    rows.forEach((row, r) => mask.fill(-Infinity, r * T + row + 1, (r + 1) * T));
+    this.scoresSession ??= GraphSession.create(buildAttentionScoresGraph(t), this.settings);
+    const out = await (await this.scoresSession).run({
+      query_rows: floatTensor(queryRows, [t.numKvHeads, G * R, t.headDim]),
+      key_t: projected.key_t!,
+      mask: floatTensor(mask, [R, T]),
+    });
+    return out.attentions!.data as Float32Array;
   }
 
   /** hidden rows [R, D] -> logits [R, V]. */
@@ -240,6 +283,7 @@ export class LlavaRuntime {
       ...this.decoderLayerSessions.flatMap((s) => [s.attentionInput, s.attentionOutput]),
       this.lmHeadSession,
       ...(await Promise.all(this.attentionVariants.values())),
+      ...(this.scoresSession ? [await this.scoresSession] : []),
     ];
     await Promise.all(sessions.map((s) => s.release()));
   }

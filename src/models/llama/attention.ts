@@ -65,3 +65,22 @@ export function buildAttentionGraph(shape: AttentionShape, variant: AttentionVar
   g.output(op.reshape(perToken, [-1, H * Hd]), 'context', 'float32', ['T', H * Hd]);
   return g;
 }
+
+/**
+ * Attention probabilities of chosen query rows only, for ranking tokens without running a layer:
+ * query_rows [Hk, G*R, Hd] (pre-scaled), key_t [Hk, Hd, S], mask [R, S] -> attentions [H, R, S].
+ */
+export function buildAttentionScoresGraph(shape: AttentionShape): GraphBuilder {
+  const { numHeads: H, numKvHeads: Hk, headDim: Hd } = shape;
+  const G = H / Hk;
+  const g = new GraphBuilder('attention_scores');
+  const op = new Ops(g);
+  const queryRows = g.input('query_rows', 'float32', [Hk, 'GR', Hd]);
+  const keyT = g.input('key_t', 'float32', [Hk, Hd, 'S']);
+  const mask = g.input('mask', 'float32', ['R', 'S']);
+  const maskShape = op.shape(mask); // [R, S]
+  const grouped = op.reshapeTo(op.matMul(queryRows, keyT), op.concat([g.constInt64([Hk, G]), maskShape], 0)); // [Hk, G, R, S]
+  const probs = op.softmax(op.add(grouped, mask), -1);
+  g.output(op.reshapeTo(probs, op.concat([g.constInt64([H]), maskShape], 0)), 'attentions', 'float32', [H, 'R', 'S']);
+  return g;
+}

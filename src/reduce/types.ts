@@ -1,0 +1,39 @@
+// The token-reduction strategy interface. A strategy only ranks and selects: at the decoder layer
+// boundaries it declares, it looks at what it asked for (attention rows of the layer before, or
+// scores as the next layer would compute them) and returns a plan naming the image tokens to keep.
+// The runtime alone applies plans to hidden states, positions and caches (runtime/image-tokens.ts).
+import type { KeepPlan, PositionPolicy, PrefillSequence } from '../runtime/image-tokens.js';
+
+export type { KeepPlan, PositionPolicy, PrefillSequence };
+
+export interface BoundaryContext {
+  /** Decoder layers run so far: the boundary lies between layer `layer - 1` and layer `layer`. */
+  readonly layer: number;
+  /** Image tokens the decoder first saw. */
+  readonly originalImageTokens: number;
+  /** The prompt as it stands after `layer` layers. */
+  readonly sequence: PrefillSequence;
+  readonly numHeads: number;
+  /** [H, R, T] probabilities of the rows asked for by `attentionRowsBefore` at layer `layer - 1`. */
+  readonly attention: Float32Array | undefined;
+  /** [H, R, T] probabilities of `rows` as decoder layer `layer` would compute them on `sequence`. */
+  scoresAtNextLayer(rows: readonly number[]): Promise<Float32Array>;
+}
+
+export interface TokenReducer {
+  /** Short name, as on the command line (`fastv`, `pdrop`). */
+  readonly name: string;
+  /** The strategy's options after defaults and validation, as reported in results. */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** Whether kept tokens keep their positions or are renumbered (this also sets decode positions). */
+  readonly positionPolicy: PositionPolicy;
+  /** Throws OptionError when the options do not fit a decoder of `numLayers` layers. */
+  checkModel(numLayers: number): void;
+  /** Boundaries (layers run before the drop) where `onBoundary` is called, ascending, in [1, numLayers). */
+  readonly boundaries: readonly number[];
+  /** Image tokens entering each decoder layer for `imageTokens` at the start, when the counts do not depend on the data. */
+  plannedImageTokensPerLayer(imageTokens: number, numLayers: number): number[];
+  /** Query rows whose attention probabilities the strategy needs from the layer just before `boundary`. */
+  attentionRowsBefore?(boundary: number, sequence: PrefillSequence): readonly number[] | undefined;
+  onBoundary(context: BoundaryContext): Promise<KeepPlan | undefined>;
+}
