@@ -24,3 +24,7 @@ export { encodeImage, type PixelValues } from './generate/vision.js';
 export { readPixelValues } from './generate/pixel-values-file.js';
 export { createSampler, argmax, type SamplingOptions } from './generate/sampling.js';
 export { makeTinyCheckpoint, TINY_SHAPE, type TinyShape, type MakeTinyOptions } from './tools/make-tiny.js';
+export type { TokenReducer, BoundaryContext, KeepPlan, PositionPolicy, PrefillSequence } from './reduce/types.js';
+export { fastV, fastVKept, type FastVOptions } from './reduce/fastv.js';
+export { pyramidDrop, pyramidDropKept, type PyramidDropOptions } from './reduce/pyramid-drop.js';
+export type { ReductionRecord, ReductionStage } from './generate/prefill.js';

@@ -11,10 +11,11 @@ import {
   type PixelValues,
 } from '../index.js';
 import { collect, parseNumber, parseWholeNumber } from './options.js';
+import { addReduceFlags, reducerFromFlags, strategyNames, type ReduceFlags } from './reduce-flags.js';
 import { loadProgressBar } from './progress.js';
 import { runCommand } from './run-command.js';
 
-interface GenerateFlags {
+interface GenerateFlags extends ReduceFlags {
   model: string;
   image?: string;
   pixelValues?: string;
@@ -34,7 +35,7 @@ interface GenerateFlags {
 }
 
 export function registerGenerateCommand(program: Command): void {
-  program
+  const command = program
     .command('generate')
     .description('answer a prompt about an image with a llava-hf checkpoint')
     .requiredOption('--model <dir>', 'llava-hf checkpoint directory')
@@ -52,8 +53,8 @@ export function registerGenerateCommand(program: Command): void {
     .option('--pad-to-square', "pad the image to a square with the mean colour first (original LLaVA's pad mode)")
     .option('--json', 'print one JSON object instead of streaming text')
     .option('--dump-logits <file>', 'write the last prompt position logits [vocab] as safetensors')
-    .option('--dump-pixel-values <file>', 'write the preprocessed pixel_values as safetensors')
-    .action(runCommand(generateAction));
+    .option('--dump-pixel-values <file>', 'write the preprocessed pixel_values as safetensors');
+  addReduceFlags(command).action(runCommand(generateAction));
 }
 
 async function generateAction(flags: GenerateFlags): Promise<void> {
@@ -63,6 +64,9 @@ async function generateAction(flags: GenerateFlags): Promise<void> {
   if ((flags.prompt === undefined) === (flags.rawPrompt === undefined)) {
     throw new OptionError({ subject: '--prompt / --raw-prompt', expected: 'exactly one of them', found: flags.prompt === undefined ? 'neither' : 'both' });
   }
+  const names = strategyNames(flags);
+  if (names.length !== 1) throw new OptionError({ subject: '--reduce', expected: 'one strategy', found: flags.reduce ?? '' });
+  const reduce = reducerFromFlags(names[0]!, flags);
   const progress = loadProgressBar(!flags.json);
   const model = await loadModel(flags.model, {
     ...(flags.threads ? { threads: flags.threads } : {}),
@@ -86,6 +90,7 @@ async function generateAction(flags: GenerateFlags): Promise<void> {
       ...(flags.topK !== undefined ? { topK: flags.topK } : {}),
       ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
       ...(flags.stop ? { stop: flags.stop } : {}),
+      reduce,
     };
     let prefill: Extract<GenerationEvent, { type: 'prefill' }> | undefined;
     for await (const event of model.generate(request)) {
@@ -97,14 +102,24 @@ async function generateAction(flags: GenerateFlags): Promise<void> {
       } else if (flags.json) {
         const timings = { loadMs: model.loadMs, ...event.timings };
         process.stdout.write(
-          `${JSON.stringify({ inputIds: prefill?.inputIds, imageTokenRange: prefill?.imageTokenRange, tokens: event.tokens, text: event.text, stopReason: event.reason, timings })}\n`,
+          `${JSON.stringify({
+            inputIds: prefill?.inputIds,
+            imageTokenRange: prefill?.imageTokenRange,
+            tokens: event.tokens,
+            text: event.text,
+            stopReason: event.reason,
+            timings,
+            ...(prefill?.reduction ? { reduction: prefill.reduction } : {}),
+          })}\n`,
         );
       } else {
         const t = event.timings;
+        const reduction = prefill?.reduction;
+        const kept = reduction ? ` | ${reduction.strategy}: image tokens ${[reduction.imageTokensPerLayer[0], ...reduction.stages.map((s) => s.keptImageTokens.length)].join(' -> ')}` : '';
         process.stdout.write('\n');
         process.stderr.write(
           `[${event.tokens.length} tokens, ${event.reason}] load ${model.loadMs.toFixed(0)} ms | vision ${t.visionMs.toFixed(1)} ms | ` +
-            `prefill ${t.prefillMs.toFixed(1)} ms (${prefill?.promptTokens} tokens) | decode ${t.decodeMsPerToken.toFixed(1)} ms/token\n`,
+            `prefill ${t.prefillMs.toFixed(1)} ms (${prefill?.promptTokens} tokens) | decode ${t.decodeMsPerToken.toFixed(1)} ms/token${kept}\n`,
         );
       }
     }

@@ -13,6 +13,7 @@ import { buildPrompt, loadChatTemplate, loadTokenizer, StreamDecoder, type ChatT
 import type { GenerationEvent } from './events.js';
 import { generate } from './loop.js';
 import type { SamplingOptions } from './sampling.js';
+import type { TokenReducer } from '../reduce/types.js';
 import type { PixelValues } from './vision.js';
 
 export interface LoadOptions {
@@ -39,6 +40,11 @@ export interface GenerateRequest {
   readonly topP?: number;
   readonly seed?: number;
   readonly stop?: readonly string[];
+  /**
+   * A token-reduction strategy, e.g. `pyramidDrop({ layers: [8, 16, 24], ratios: [0.5, 0.25, 0.125] })`
+   * or `fastV({ k: 2, r: 0.5 })`; absent or null: none.
+   */
+  readonly reduce?: TokenReducer | null;
 }
 
 export const DEFAULT_MAX_NEW_TOKENS = 128;
@@ -134,6 +140,7 @@ export class LlavaModel {
       stopStrings: request.stop ?? [],
       eosTokenIds: [...eos],
       decoder: new StreamDecoder(this.tokenizer),
+      reducer: request.reduce ?? null,
     };
   }
 }

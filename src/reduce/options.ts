@@ -9,6 +9,11 @@ export function parseOptions<T>(strategy: string, schema: z.ZodType<T>, value: u
   throw new OptionError({
     subject: `${strategy} ${issue.path.join('.') || 'options'}`,
     expected: issue.message.replace(/^Invalid input: expected /, '').replace(/^Too (small|big): expected number to be /, ''),
-    found: issue.input === undefined ? 'nothing' : describe(issue.input),
+    found: describe(issue.code === 'custom' ? valueAt(value, issue.path) : issue.input),
   });
+}
+
+/** The part of `value` a cross-field check points at (refinements report the whole object). */
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>((inner, key) => (inner !== null && typeof inner === 'object' ? (inner as Record<PropertyKey, unknown>)[key] : undefined), value);
 }
