@@ -126,6 +126,19 @@ for (const kvHeads of [4, 2]) {
       assert.equal(cache.layer(0).length, ids.length);
     });
 
+    it('scores rows as the next layer would, without running it or touching a cache', async () => {
+      const ids = [1, 4, 9, 16, 25, 36, 49];
+      const layers = arch.text.numLayers;
+      const cache = new KvCache(layers, arch.text.numKvHeads, arch.text.headDim);
+      const positions = [0, 1, 2, 5, 6, 7, 8]; // gaps, as FastV leaves them
+      const first = await runtime.decoderLayers(0, 1, { hidden: runtime.embedTokens(ids), positions }, cache);
+      const rows = [6, 3];
+      const scores = await runtime.attentionScores(1, first.state, rows);
+      assert.equal(cache.layer(1).length, 0, 'layer 1 cache untouched');
+      const ran = await runtime.decoderLayers(1, 2, first.state, cache, { attentionRows: new Map([[1, rows]]) });
+      assertClose(scores, ran.attentions.get(1)!, 'scores against the layer run');
+    });
+
     it('returns attention rows that agree between a prefill and a cached step', async () => {
       const ids = [1, 3, 5, 7, 9, 11];
       const layers = arch.text.numLayers;
