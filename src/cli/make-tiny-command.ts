@@ -1,5 +1,5 @@
 // `visdrop make-tiny`: writes a seeded random-weight LLaVA-1.5 checkpoint in the llava-hf layout.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { makeTinyCheckpoint } from '../index.js';
 import { parseWholeNumber } from './options.js';
 import { runCommand } from './run-command.js';
@@ -13,11 +13,13 @@ export function registerMakeTinyCommand(program: Command): void {
     .option('--text-layers <n>', 'decoder layers', parseWholeNumber('--text-layers', 1))
     .option('--vision-layers <n>', 'CLIP layers', parseWholeNumber('--vision-layers', 2))
     .option('--kv-heads <n>', 'decoder key/value heads (grouped-query attention when fewer than heads)', parseWholeNumber('--kv-heads', 1))
+    .addOption(new Option('--dtype <dtype>', 'weight dtype on disk').choices(['F32', 'F16', 'BF16']).default('F32'))
     .action(
-      runCommand(async (flags: { out: string; seed: number; textLayers?: number; visionLayers?: number; kvHeads?: number }) => {
+      runCommand(async (flags: { out: string; seed: number; textLayers?: number; visionLayers?: number; kvHeads?: number; dtype: 'F32' | 'F16' | 'BF16' }) => {
         const arch = await makeTinyCheckpoint({
           outDir: flags.out,
           seed: flags.seed,
+          dtype: flags.dtype,
           shape: {
             ...(flags.textLayers ? { textLayers: flags.textLayers } : {}),
             ...(flags.visionLayers ? { visionLayers: flags.visionLayers } : {}),

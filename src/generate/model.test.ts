@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeTinyCheckpoint } from '../tools/make-tiny.js';
-import { openCheckpoint } from '../checkpoint/index.js';
+import { openCheckpoint, SafetensorsFile, writeSafetensors } from '../checkpoint/index.js';
 import { referenceGreedy, referenceLlava } from '../models/reference/index.js';
 import { expandImageMarker } from './loop.js';
 import { loadModel, type LlavaModel } from './model.js';
@@ -16,6 +16,14 @@ const DEMO_IMAGE = join(import.meta.dirname, '..', '..', 'assets', 'demo.jpg');
 const QUESTION = 'What is in the picture?';
 /** Greedy tokens of the tiny seed-0 checkpoint on the demo picture; a change here is a behaviour change. */
 const PINNED_GREEDY = [26890, 30125, 1229, 4302, 16010, 4266, 1229, 4302];
+
+/** The name transformers >= 4.52 saves a llava-hf tensor under. */
+function newerName(name: string): string {
+  return name
+    .replace(/^language_model\.model\./, 'model.language_model.')
+    .replace(/^language_model\.lm_head\./, 'lm_head.')
+    .replace(/^(vision_tower|multi_modal_projector)\./, 'model.$1.');
+}
 
 async function collect(events: AsyncIterable<GenerationEvent>): Promise<GenerationEvent[]> {
   const all: GenerationEvent[] = [];
@@ -86,6 +94,27 @@ describe('tiny checkpoint end to end', () => {
     const stopped = (await collect(model.generate({ image: DEMO_IMAGE, prompt: QUESTION, maxNewTokens: 8, stop: [stop] }))).at(-1) as Extract<GenerationEvent, { type: 'done' }>;
     assert.equal(stopped.reason, 'stop-string');
     assert.equal(stopped.text, first.text.slice(0, first.text.indexOf(stop)));
+  });
+
+  it('reads F16 weights stored under the newer transformers tensor names', async () => {
+    const newer = mkdtempSync(join(tmpdir(), 'visdrop-tiny-f16-'));
+    try {
+      await makeTinyCheckpoint({ outDir: newer, seed: 0, dtype: 'F16' });
+      const path = join(newer, 'model.safetensors');
+      const file = new SafetensorsFile(path);
+      const tensors = file.names().map((name) => ({ name: newerName(name), dtype: 'F16' as const, shape: file.info(name).shape, data: file.readFloat32(name) }));
+      file.close();
+      writeSafetensors(path, tensors);
+      const f16 = await loadModel(newer);
+      try {
+        const done = (await collect(f16.generate({ image: DEMO_IMAGE, prompt: QUESTION, maxNewTokens: 8 }))).at(-1) as Extract<GenerationEvent, { type: 'done' }>;
+        assert.deepEqual(done.tokens, PINNED_GREEDY);
+      } finally {
+        await f16.release();
+      }
+    } finally {
+      rmSync(newer, { recursive: true, force: true });
+    }
   });
 
   it('samples reproducibly from a seed', async () => {
