@@ -6,6 +6,7 @@ import { registerDemoCommand } from './demo-command.js';
 import { registerGenerateCommand } from './generate-command.js';
 import { registerMakeTinyCommand } from './make-tiny-command.js';
 import { reportError } from './run-command.js';
+import { registerShowCommand } from './show-command.js';
 
 const program = new Command('visdrop')
   .description('Run LLaVA-style vision-language models on Node.js, fast, by dropping redundant visual tokens')
@@ -14,5 +15,6 @@ registerGenerateCommand(program);
 registerDemoCommand(program);
 registerMakeTinyCommand(program);
 registerBenchCommand(program);
+registerShowCommand(program);
 
 program.parseAsync(process.argv).catch(reportError);
