@@ -10,7 +10,7 @@ import type { GenerationTimings } from '../generate/events.js';
 import { randomWeights } from '../models/random-weights.js';
 import { LlavaRuntime } from '../runtime/llava-runtime.js';
 import { mulberry32 } from '../util/prng.js';
-import { decoderPrefillFlops, decoderWeightBytes, modelWeightBytes, visionFlops } from './flops.js';
+import { decoderPrefillFlops, decoderWeightBytes, modelWeightBytes, visionFlops } from '../flops/engine.js';
 import { resolveBenchOptions, type BenchOptionsInput } from './options.js';
 import { cutDecoder, type RawLlavaConfig } from './presets.js';
 import { measureBandwidth, measureMatMul, type Roofline, type RooflineOptions } from './roofline.js';

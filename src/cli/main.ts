@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerBenchCommand } from './bench-command.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerFlopsCommand } from './flops-command.js';
 import { registerGenerateCommand } from './generate-command.js';
 import { registerMakeTinyCommand } from './make-tiny-command.js';
 import { reportError } from './run-command.js';
@@ -15,6 +16,7 @@ registerGenerateCommand(program);
 registerDemoCommand(program);
 registerMakeTinyCommand(program);
 registerBenchCommand(program);
+registerFlopsCommand(program);
 registerShowCommand(program);
 
 program.parseAsync(process.argv).catch(reportError);

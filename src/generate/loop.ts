@@ -101,9 +101,10 @@ export async function* generate(runtime: LlavaRuntime, input: GenerationInput, s
     reduction: prefilled.reduction,
     timings: { visionMs, prefillMs },
   };
-  // Renumbering strategies leave layers holding different token counts: each layer's decode
-  // positions then continue its own cache. Otherwise they continue the full prompt length.
-  const positionsFromCache = reducer?.positionPolicy === 'reindex';
+  // After a reduction, layers hold different tokens at different positions: each layer's decode
+  // tokens continue right after the last position it has cached (the full prompt length when
+  // positions were kept, the layer's own length when they were renumbered).
+  const positions = reducer?.decodePositions ?? 'continue-cache';
 
   const tokens: number[] = [];
   const stops = new StopStringFilter(settings.stopStrings);
@@ -132,9 +133,7 @@ export async function* generate(runtime: LlavaRuntime, input: GenerationInput, s
       break;
     }
     const stepStart = performance.now();
-    const step = await runtime.decoderLayers(0, arch.text.numLayers, { hidden: runtime.embedTokens([id]), positions: [position] }, cache, {
-      positionsFromCache,
-    });
+    const step = await runtime.decoderLayers(0, arch.text.numLayers, { hidden: runtime.embedTokens([id]), positions: [position] }, cache, { positions });
     logits = await runtime.logits(step.state.hidden, 1);
     decodeMs += performance.now() - stepStart;
     decodeSteps++;

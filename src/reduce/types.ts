@@ -25,8 +25,13 @@ export interface TokenReducer {
   readonly name: string;
   /** The strategy's options after defaults and validation, as reported in results. */
   readonly options: Readonly<Record<string, unknown>>;
-  /** Whether kept tokens keep their positions or are renumbered (this also sets decode positions). */
+  /** Whether kept tokens keep their positions or are renumbered. */
   readonly positionPolicy: PositionPolicy;
+  /**
+   * How decode positions are chosen per layer; default `continue-cache` (right after the layer's last
+   * cached position). `cache-length` reproduces MustDrop's code (see algorithms.md ambiguity 17).
+   */
+  readonly decodePositions?: 'continue-cache' | 'cache-length';
   /** Throws OptionError when the options do not fit a decoder of `numLayers` layers. */
   checkModel(numLayers: number): void;
   /** Boundaries (layers run before the drop) where `onBoundary` is called, ascending, in [1, numLayers). */

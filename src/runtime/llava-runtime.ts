@@ -17,7 +17,7 @@ import { buildAttentionGraph, buildAttentionScoresGraph } from '../models/llama/
 import type { WeightSource } from '../models/weights.js';
 import type { GraphBuilder } from '../onnx/builder.js';
 import { floatTensor, GraphSession, int64Tensor, type SessionSettings } from './session.js';
-import type { KvCache } from './kv-cache.js';
+import type { KvCache, LayerKv } from './kv-cache.js';
 import { attentionMask } from './mask.js';
 
 export interface LoadProgress {
@@ -49,11 +49,12 @@ export interface DecoderRangeOptions {
   /** Per layer, query rows (indices into the new tokens) whose attention probabilities to return. */
   readonly attentionRows?: ReadonlyMap<number, readonly number[]>;
   /**
-   * Give the new tokens, in each layer, the positions that continue that layer's cache (its length,
-   * length + 1, ...) instead of `state.positions`: decoding after position-renumbering reductions,
-   * where layers hold different numbers of tokens.
+   * Where each layer's new tokens take their positions from. `given`: `state.positions`.
+   * `continue-cache`: right after the last position that layer has cached (last + 1, last + 2, ...),
+   * which keeps every layer consistent whatever a reduction did to it. `cache-length`: the layer's
+   * cache length, as MustDrop's code does (inconsistent where a cache was shrunk after prefill).
    */
-  readonly positionsFromCache?: boolean;
+  readonly positions?: 'given' | 'continue-cache' | 'cache-length';
 }
 
 export interface DecoderRangeResult {
@@ -203,7 +204,7 @@ export class LlavaRuntime {
     for (let layer = from; layer < to; layer++) {
       const sessions = this.decoderLayerSessions[layer]!;
       const kv = cache.layer(layer);
-      const positions = options.positionsFromCache ? Array.from({ length: T }, (_, i) => kv.length + i) : state.positions;
+      const positions = newTokenPositions(options.positions ?? 'given', state.positions, kv);
       const projected = await sessions.attentionInput.run({ hidden: floatTensor(hidden, [T, t.hiddenSize]), position_ids: int64Tensor(positions) });
       const keyT = projected.key_t!.data as Float32Array;
       const value = projected.value!.data as Float32Array;
@@ -303,6 +304,12 @@ export class LlavaRuntime {
       throw new GraphError({ subject: `${kind} layer range`, expected: `0 <= from <= to <= ${count}`, found: `[${from}, ${to})` });
     }
   }
+}
+
+function newTokenPositions(mode: 'given' | 'continue-cache' | 'cache-length', given: readonly number[], kv: LayerKv): readonly number[] {
+  if (mode === 'given') return given;
+  const first = mode === 'cache-length' ? kv.length : (kv.positions.at(-1) ?? -1) + 1;
+  return given.map((_, i) => first + i);
 }
 
 /** [rows, C + T] probabilities -> [rows, length + T]: drops the masked spare cache slots. */

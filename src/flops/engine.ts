@@ -6,40 +6,66 @@ import type { LlavaArch, TextArch } from '../config/llava.js';
 
 const F32_BYTES = 4;
 
+/** Output widths of the q, k and v projections (grouped-query: k and v have Hk heads). */
+function qkvWidth(t: TextArch): number {
+  return (t.numHeads + 2 * t.numKvHeads) * t.headDim;
+}
+
 /** Weights of one decoder layer's MatMuls, as multiply-adds per token row. */
 function decoderLayerMacsPerToken(t: TextArch): number {
-  const { hiddenSize: D, numHeads: H, numKvHeads: Hk, headDim: Hd, intermediateSize: I } = t;
-  const attentionProjections = D * H * Hd + 2 * D * Hk * Hd + H * Hd * D; // q, k, v, o
-  return attentionProjections + 3 * D * I; // gate, up, down
+  const { hiddenSize: D, numHeads: H, headDim: Hd, intermediateSize: I } = t;
+  return D * qkvWidth(t) + H * Hd * D + 3 * D * I; // q, k, v, o; gate, up, down
+}
+
+/**
+ * FLOPs of one decoder layer over `tokens` rows in a prefill: the projections and the MLP, and the
+ * attention over the full T x T square, scores and weighted sum, because the graphs compute it that
+ * way and mask afterwards.
+ */
+export function decoderLayerFlops(t: TextArch, tokens: number): number {
+  const T = tokens;
+  return 2 * T * decoderLayerMacsPerToken(t) + 2 * 2 * T * T * t.numHeads * t.headDim;
+}
+
+/** FLOPs of the lm_head for the last prompt row, the only logits a prefill computes. */
+export function lastRowLogitsFlops(t: TextArch): number {
+  return 2 * t.hiddenSize * t.vocabSize;
 }
 
 /**
  * FLOPs of a prefill of `tokens` rows through the text config's decoder layers and the lm_head for
- * the last row (what the engine's prefill timing covers). Attention is counted over the full T x T
- * square, scores and weighted sum, because the graphs compute it that way and mask afterwards.
+ * the last row (what the engine's prefill timing covers).
  */
 export function decoderPrefillFlops(t: TextArch, tokens: number): number {
-  const T = tokens;
-  const projections = 2 * T * decoderLayerMacsPerToken(t);
-  const attention = 2 * 2 * T * T * t.numHeads * t.headDim;
-  const lmHead = 2 * t.hiddenSize * t.vocabSize;
-  return t.numLayers * (projections + attention) + lmHead;
+  return t.numLayers * decoderLayerFlops(t, tokens) + lastRowLogitsFlops(t);
 }
 
 /**
- * FLOPs of encoding one image as the engine's vision timing covers it: the patch convolution, the
- * CLIP layers that run (`visionLayersUsed`, over S = patches + class token) and the projector over
- * the image tokens kept.
+ * FLOPs of scoring `rows` query rows as the next layer would, without running it (the runtime's
+ * attentionScores, PyramidDrop's ranking): that layer's q, k and v projections over all `tokens`
+ * rows (its attention-input graph computes the three), then one score per row, key and head.
  */
-export function visionFlops(arch: LlavaArch): number {
+export function nextLayerScoresFlops(t: TextArch, tokens: number, rows: number): number {
+  return 2 * tokens * t.hiddenSize * qkvWidth(t) + 2 * rows * tokens * t.numHeads * t.headDim;
+}
+
+/**
+ * FLOPs of encoding images into `imageTokens` decoder tokens as the engine's vision timing covers
+ * it: the patch convolution and the CLIP layers that run (`visionLayersUsed`, over S = patches +
+ * class token) once per image, and the projector over the image tokens. An image gives
+ * `imageTokensPerImage` tokens, so larger counts (LLaVA-NeXT's crops: 2880 = 5 x 576) are taken as
+ * ceil(tokens / imageTokensPerImage) tower runs.
+ */
+export function visionFlops(arch: LlavaArch, imageTokens = arch.imageTokensPerImage): number {
   const v = arch.vision;
   const S = v.numPatches + 1;
   const Dv = v.hiddenSize;
   const patchEmbedding = 2 * v.numPatches * Dv * 3 * v.patchSize * v.patchSize;
   const perLayer = 2 * S * (4 * Dv * Dv + 2 * Dv * v.intermediateSize) + 2 * 2 * S * S * Dv;
   const Dt = arch.text.hiddenSize;
-  const projector = 2 * arch.imageTokensPerImage * (Dv * Dt + Dt * Dt);
-  return patchEmbedding + arch.visionLayersUsed * perLayer + projector;
+  const projector = 2 * imageTokens * (Dv * Dt + Dt * Dt);
+  const images = Math.ceil(imageTokens / arch.imageTokensPerImage);
+  return images * (patchEmbedding + arch.visionLayersUsed * perLayer) + projector;
 }
 
 /**

@@ -1,11 +1,11 @@
-// Tests of the FLOP and byte counts against sums worked out by hand for a small config, and of the
-// weight bytes against what a runtime built for that config actually holds.
+// Tests of the engine's FLOP and byte counts against sums worked out by hand for a small config, and
+// of the weight bytes against what a runtime built for that config actually holds.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { normalizeLlavaConfig } from '../config/llava.js';
 import { randomWeights } from '../models/random-weights.js';
 import { LlavaRuntime } from '../runtime/llava-runtime.js';
-import { decoderPrefillFlops, decoderWeightBytes, modelWeightBytes, visionFlops } from './flops.js';
+import { decoderLayerFlops, decoderPrefillFlops, decoderWeightBytes, modelWeightBytes, nextLayerScoresFlops, visionFlops } from './engine.js';
 
 // D=8, H=2, Hk=1, Hd=4, I=16, V=10, 3 layers; vision Dv=4, I=8, 2 layers (1 used), 8x8 image, patch 4.
 const arch = normalizeLlavaConfig({
@@ -28,12 +28,21 @@ describe('decoderPrefillFlops', () => {
     // Per token per layer: q 8*8=64, k 8*4=32, v 32, o 64, MLP 3*8*16=384 -> 576 MACs.
     // T=5: projections 2*5*576 = 5760; attention 4*25*2*4 = 800; per layer 6560, 3 layers 19680.
     // lm_head: 2*8*10 = 160.
+    assert.equal(decoderLayerFlops(arch.text, 5), 6560);
     assert.equal(decoderPrefillFlops(arch.text, 5), 19840);
   });
 
   it('grows quadratically only through attention', () => {
     const attentionPart = (t: number) => decoderPrefillFlops(arch.text, t) - 3 * 2 * t * 576 - 160;
     assert.equal(attentionPart(10), 4 * attentionPart(5));
+  });
+});
+
+describe('nextLayerScoresFlops', () => {
+  it('counts the q, k, v projections over every row and one score per query row, key and head', () => {
+    // T=5: q, k, v widths 8 + 4 + 4 = 16 -> 2*5*8*16 = 1280; one row: 2*1*5*2*4 = 80.
+    assert.equal(nextLayerScoresFlops(arch.text, 5, 1), 1360);
+    assert.equal(nextLayerScoresFlops(arch.text, 5, 2), 1440);
   });
 });
 
@@ -44,6 +53,12 @@ describe('visionFlops', () => {
     // Projector over 4 tokens: 2*4*(4*8 + 8*8) = 768.
     assert.equal(arch.visionLayersUsed, 1);
     assert.equal(visionFlops(arch), 1536 + 1680 + 768);
+  });
+
+  it('runs the tower once per image the tokens come from, the projector once per token', () => {
+    // 10 tokens of 4 per image: 3 tower runs, projector over 10 tokens 2*10*96 = 1920.
+    assert.equal(visionFlops(arch, 10), 3 * (1536 + 1680) + 1920);
+    assert.equal(visionFlops(arch, 4), visionFlops(arch));
   });
 });
 

@@ -1,0 +1,126 @@
+// FLOPs of a prefill with or without token reduction, in three accountings: the PyramidDrop paper's
+// and the FastV paper's (so their tables can be checked, algorithms.md section 5) and `full`, what
+// this engine really computes (engine.ts) plus the strategy's own scoring work: the one to trust.
+// Legend: N image tokens entering the decoder, n tokens counted at a layer, L layers, d hidden, m MLP width.
+import type { LlavaArch, TextArch } from '../config/llava.js';
+import { OptionError } from '../errors.js';
+import type { TokenReducer } from '../reduce/types.js';
+import { decoderLayerFlops, lastRowLogitsFlops, nextLayerScoresFlops, visionFlops } from './engine.js';
+
+export const ACCOUNTINGS = ['pdrop', 'fastv', 'full'] as const;
+export type Accounting = (typeof ACCOUNTINGS)[number];
+
+export interface FlopsInput {
+  readonly text: TextArch;
+  /** `full` only: also count encoding the images (CLIP tower and projector, engine.ts visionFlops). */
+  readonly vision?: LlavaArch;
+  /** Image tokens entering the decoder (N): the ratio's baseline keeps them all in every layer. */
+  readonly imageTokens: number;
+  /**
+   * Image tokens entering each decoder layer. Default: the reducer's plan for N, else N everywhere.
+   * The papers' accountings take fractional counts (the FastV paper's tables use (1 - R)·576 unrounded).
+   */
+  readonly imageTokensPerLayer?: readonly number[];
+  /** Prompt tokens that are not image tokens; the `pdrop` accounting does not count them. */
+  readonly textTokens: number;
+  readonly accounting: Accounting;
+  /** The strategy: its plan gives the default per-layer counts, and `full` adds its scoring work. */
+  readonly reducer?: TokenReducer | null;
+}
+
+export interface FlopsResult {
+  /** `pdrop`, `full`: total FLOPs of the prefill; `fastv`: the per-layer average, total / L. */
+  readonly flops: number;
+  /** flops / the same accounting without reduction (N image tokens in every layer, no scoring). */
+  readonly ratio: number;
+  /** Sum over layers of the image tokens entering each layer, / L (PyramidDrop issue #22). */
+  readonly averageImageTokens: number;
+  readonly imageTokensPerLayer: readonly number[];
+}
+
+/** The FastV and PyramidDrop papers' Eq. 5 per layer: 4nd² + 2n²d + c·n·d·m, c FFN matrices. */
+function paperLayerFlops(t: TextArch, n: number, ffnMatrices: number): number {
+  const d = t.hiddenSize;
+  return 4 * n * d * d + 2 * n * n * d + ffnMatrices * n * d * t.intermediateSize;
+}
+
+/**
+ * Work a strategy adds at a boundary beyond the layers themselves, for `tokens` rows there. FastV
+ * reads the last row's probabilities out of the attention layer K-1 computes anyway; PyramidDrop
+ * scores the last row as the next layer would (runtime attentionScores).
+ */
+const SCORING_FLOPS: Readonly<Record<string, (t: TextArch, tokens: number) => number>> = {
+  fastv: () => 0,
+  pdrop: (t, tokens) => nextLayerScoresFlops(t, tokens, 1),
+};
+
+function decoderFlops(input: FlopsInput, perLayer: readonly number[], reducer: TokenReducer | null): number {
+  const { text: t, textTokens } = input;
+  const sum = (layerFlops: (n: number) => number) => perLayer.reduce((total, n) => total + layerFlops(n), 0);
+  switch (input.accounting) {
+    case 'pdrop':
+      // Image tokens only, FFN counted with its 3 matrices (gate, up, down).
+      return sum((n) => paperLayerFlops(t, n, 3));
+    case 'fastv':
+      // Every prompt token, FFN counted with 2 matrices, averaged over layers ("FLOPs(B)" in FastV's
+      // tables). Those tables keep 36 + (1 - R)·576 tokens unrounded; a FastV reducer's plan keeps
+      // round(N(1 - R)), what the engine really keeps, so at R = 90 % (58 of 576, not 57.6) its
+      // entries read up to 0.1 B higher. count.test.ts passes the papers' counts to check the tables.
+      return sum((n) => paperLayerFlops(t, textTokens + n, 2)) / t.numLayers;
+    case 'full': {
+      const scoring = reducer
+        ? reducer.boundaries.reduce((total, b) => total + scoringFlops(reducer, t, textTokens + perLayer[b - 1]!), 0)
+        : 0;
+      const vision = input.vision ? visionFlops(input.vision, input.imageTokens) : 0;
+      return sum((n) => decoderLayerFlops(t, textTokens + n)) + lastRowLogitsFlops(t) + scoring + vision;
+    }
+  }
+}
+
+function scoringFlops(reducer: TokenReducer, t: TextArch, tokens: number): number {
+  const flops = SCORING_FLOPS[reducer.name];
+  if (!flops) {
+    throw new OptionError({
+      subject: `--reduce ${reducer.name}`,
+      expected: `a strategy whose scoring work the full accounting knows (${Object.keys(SCORING_FLOPS).join(', ')})`,
+      found: JSON.stringify(reducer.name),
+    });
+  }
+  return flops(t, tokens);
+}
+
+export function countFlops(input: FlopsInput): FlopsResult {
+  const L = input.text.numLayers;
+  const N = input.imageTokens;
+  const reducer = input.reducer ?? null;
+  reducer?.checkModel(L);
+  const perLayer = input.imageTokensPerLayer ?? reducer?.plannedImageTokensPerLayer(N, L) ?? Array<number>(L).fill(N);
+  checkCounts(input, perLayer);
+  if (input.vision && input.accounting !== 'full') {
+    throw new OptionError({ subject: '--vision', expected: '--accounting full (the papers count the decoder only)', found: `--accounting ${input.accounting}` });
+  }
+  const flops = decoderFlops(input, perLayer, reducer);
+  return {
+    flops,
+    ratio: flops / decoderFlops(input, Array<number>(L).fill(N), null),
+    averageImageTokens: perLayer.reduce((a, b) => a + b, 0) / L,
+    imageTokensPerLayer: perLayer,
+  };
+}
+
+function checkCounts(input: FlopsInput, perLayer: readonly number[]): void {
+  const { imageTokens: N, textTokens, accounting } = input;
+  // The engine runs whole rows; the papers' formulas are polynomials in n and take any count.
+  const whole = accounting === 'full';
+  const isCount = (n: number, min: number) => Number.isFinite(n) && n >= min && (!whole || Number.isInteger(n));
+  const kind = whole ? 'a whole number' : 'a number';
+  if (!isCount(N, 1)) throw new OptionError({ subject: '--image-tokens', expected: `${kind} >= 1`, found: String(N) });
+  if (!isCount(textTokens, 0)) throw new OptionError({ subject: '--text-tokens', expected: `${kind} >= 0`, found: String(textTokens) });
+  if (perLayer.length !== input.text.numLayers || !perLayer.every((n) => isCount(n, 0) && n <= N)) {
+    throw new OptionError({
+      subject: 'imageTokensPerLayer',
+      expected: `${input.text.numLayers} counts, each ${kind} in [0, ${N}]`,
+      found: `[${perLayer.join(', ')}]`,
+    });
+  }
+}
