@@ -52,6 +52,8 @@ function paperLayerFlops(t: TextArch, n: number, ffnMatrices: number): number {
 const SCORING_FLOPS: Readonly<Record<string, (t: TextArch, tokens: number) => number>> = {
   fastv: () => 0,
   pdrop: (t, tokens) => nextLayerScoresFlops(t, tokens, 1),
+  // MustDrop ranks with the attention rows its pruning layers compute anyway.
+  mustdrop: () => 0,
 };
 
 function decoderFlops(input: FlopsInput, perLayer: readonly number[], reducer: TokenReducer | null): number {
@@ -89,12 +91,24 @@ function scoringFlops(reducer: TokenReducer, t: TextArch, tokens: number): numbe
   return flops(t, tokens);
 }
 
+/** A strategy's declared counts; data-dependent strategies (MustDrop) need measured ones. */
+function plannedCounts(reducer: TokenReducer, imageTokens: number, numLayers: number): number[] {
+  if (!reducer.plannedImageTokensPerLayer) {
+    throw new OptionError({
+      subject: `--reduce ${reducer.name}`,
+      expected: 'a strategy whose kept counts do not depend on the image',
+      found: `${reducer.name}, whose counts come from a run (see generate --json, or bench)`,
+    });
+  }
+  return reducer.plannedImageTokensPerLayer(imageTokens, numLayers);
+}
+
 export function countFlops(input: FlopsInput): FlopsResult {
   const L = input.text.numLayers;
   const N = input.imageTokens;
   const reducer = input.reducer ?? null;
   reducer?.checkModel(L);
-  const perLayer = input.imageTokensPerLayer ?? reducer?.plannedImageTokensPerLayer(N, L) ?? Array<number>(L).fill(N);
+  const perLayer = input.imageTokensPerLayer ?? (reducer ? plannedCounts(reducer, N, L) : Array<number>(L).fill(N));
   checkCounts(input, perLayer);
   if (input.vision && input.accounting !== 'full') {
     throw new OptionError({ subject: '--vision', expected: '--accounting full (the papers count the decoder only)', found: `--accounting ${input.accounting}` });

@@ -90,6 +90,7 @@ export function modelWeightBytes(arch: LlavaArch): number {
   const visionLayer = 4 * (Dv * Dv + Dv) + 2 * Dv * v.intermediateSize + v.intermediateSize + Dv + 2 * 2 * Dv;
   const projector = Dv * Dt + Dt * Dt + (arch.projectorBias ? 2 * Dt : 0);
   const embedTable = arch.text.vocabSize * Dt;
-  const visionAndText = embeddings + arch.visionLayersUsed * visionLayer + projector + embedTable;
+  // Every CLIP layer is held (strategies may need the attention of layers past the feature layer).
+  const visionAndText = embeddings + arch.vision.numLayers * visionLayer + projector + embedTable;
   return F32_BYTES * visionAndText + decoderWeightBytes(arch.text);
 }

@@ -60,7 +60,8 @@ export async function* generate(runtime: LlavaRuntime, input: GenerationInput, s
   }
 
   const visionStart = performance.now();
-  const features = input.pixelValues ? await encodeImage(runtime, input.pixelValues) : null;
+  const reducer = settings.reducer ?? null;
+  const features = input.pixelValues ? await encodeImage(runtime, input.pixelValues, reducer?.vision ?? null) : null;
   const visionMs = performance.now() - visionStart;
 
   const prompt = expandImageMarker(input.inputIds, arch.imageTokenId, features?.tokens ?? 0);
@@ -77,7 +78,6 @@ export async function* generate(runtime: LlavaRuntime, input: GenerationInput, s
   const embeddings = runtime.embedTokens(prompt.ids); // [T, D]
   if (features && prompt.imageTokenRange) embeddings.set(features.embeddings, prompt.imageTokenRange[0] * D);
   const cache = new KvCache(arch.text.numLayers, arch.text.numKvHeads, arch.text.headDim);
-  const reducer = settings.reducer ?? null;
   const [imageStart, imageEnd] = prompt.imageTokenRange ?? [0, 0];
   const prefilled = await prefill(
     runtime,
@@ -86,6 +86,7 @@ export async function* generate(runtime: LlavaRuntime, input: GenerationInput, s
       positions: Array.from({ length: T }, (_, i) => i),
       imageStart,
       imageTokens: Array.from({ length: imageEnd - imageStart }, (_, i) => i),
+      keyTokens: features?.vision?.keySet ?? [],
     },
     cache,
     reducer,
@@ -98,7 +99,7 @@ export async function* generate(runtime: LlavaRuntime, input: GenerationInput, s
     imageTokenRange: prompt.imageTokenRange,
     promptTokens: T,
     logits,
-    reduction: prefilled.reduction,
+    reduction: prefilled.reduction && features?.vision ? { ...prefilled.reduction, vision: features.vision } : prefilled.reduction,
     timings: { visionMs, prefillMs },
   };
   // After a reduction, layers hold different tokens at different positions: each layer's decode

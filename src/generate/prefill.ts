@@ -3,10 +3,11 @@
 // next segment. What was kept is recorded for results and pictures.
 // Legend: T tokens, D hidden, N image tokens.
 import { OptionError } from '../errors.js';
-import { checkKeepPlan, keepImageTokens, type PrefillSequence } from '../runtime/image-tokens.js';
+import { checkKeepPlan, keepImageTokens, rowsSurvivingIn, type PrefillSequence } from '../runtime/image-tokens.js';
 import type { KvCache } from '../runtime/kv-cache.js';
 import type { LlavaRuntime } from '../runtime/llava-runtime.js';
 import type { TokenReducer } from '../reduce/types.js';
+import type { VisionRecord } from './vision.js';
 
 export interface ReductionStage {
   /** Decoder layers run before this drop (FastV's K, a PyramidDrop layer-list entry). */
@@ -18,9 +19,12 @@ export interface ReductionStage {
 export interface ReductionRecord {
   readonly strategy: string;
   readonly options: Readonly<Record<string, unknown>>;
+  /** With a vision stage, stage indices are into the post-merge image-token order (see `vision`). */
   readonly stages: readonly ReductionStage[];
   /** Image tokens entering each decoder layer. */
   readonly imageTokensPerLayer: readonly number[];
+  /** What the strategy's vision stage did, when it has one. */
+  readonly vision?: VisionRecord;
 }
 
 export interface PrefillResult {
@@ -43,12 +47,16 @@ export async function prefill(
   reducer?.checkModel(L);
   const stages: ReductionStage[] = [];
   const imageTokensPerLayer: number[] = [];
+  const sequenceOfLayer: PrefillSequence[] = [];
   let sequence = start;
   let from = 0;
   for (const boundary of [...(reducer?.boundaries ?? []), L]) {
     const rows = reducer && boundary < L ? reducer.attentionRowsBefore?.(boundary, sequence) : undefined;
     const ran = await runtime.decoderLayers(from, boundary, sequence, cache, rows ? { attentionRows: new Map([[boundary - 1, rows]]) } : {});
-    for (let layer = from; layer < boundary; layer++) imageTokensPerLayer.push(sequence.imageTokens.length);
+    for (let layer = from; layer < boundary; layer++) {
+      imageTokensPerLayer.push(sequence.imageTokens.length);
+      sequenceOfLayer.push(sequence);
+    }
     sequence = { ...sequence, hidden: ran.state.hidden };
     if (reducer && boundary < L) {
       const current = sequence;
@@ -67,6 +75,10 @@ export async function prefill(
       }
     }
     from = boundary;
+  }
+  const shrink = reducer?.shrinkCachesAfterPrefill;
+  if (shrink) {
+    for (let layer = shrink.from; layer < shrink.to; layer++) cache.layer(layer).keep(rowsSurvivingIn(sequenceOfLayer[layer]!, sequence));
   }
   const T = sequence.positions.length;
   return {

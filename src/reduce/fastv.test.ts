@@ -22,7 +22,7 @@ describe('fastv rules', () => {
     const strategy = fastV({ k: 2, r: 0.5 });
     assert.deepEqual(strategy.boundaries, [2]);
     assert.equal(strategy.positionPolicy, 'keep-original');
-    const sequence = { hidden: new Float32Array(0), positions: [0, 1, 2, 3, 4, 5, 6], imageStart: 2, imageTokens: [0, 1, 2, 3] };
+    const sequence = { hidden: new Float32Array(0), positions: [0, 1, 2, 3, 4, 5, 6], imageStart: 2, imageTokens: [0, 1, 2, 3], keyTokens: [] };
     assert.deepEqual(strategy.attentionRowsBefore!(2, sequence), [6]);
     // Two heads, one row, seven keys: image columns 2..5 score (head mean) 0.2, 0.05, 0.15, 0.1.
     const attention = Float32Array.from([0.1, 0.1, 0.3, 0.0, 0.2, 0.1, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.4]);

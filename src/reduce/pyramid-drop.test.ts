@@ -20,14 +20,14 @@ describe('pdrop rules', () => {
     const strategy = pyramidDrop();
     assert.deepEqual(strategy.options, { layers: [8, 16, 24], ratios: [0.5, 0.25, 0.125] });
     assert.equal(strategy.positionPolicy, 'reindex');
-    const perLayer = strategy.plannedImageTokensPerLayer(576, 32);
+    const perLayer = strategy.plannedImageTokensPerLayer!(576, 32);
     assert.deepEqual([perLayer[7], perLayer[8], perLayer[15], perLayer[16], perLayer[24], perLayer[31]], [576, 288, 288, 144, 72, 72]);
     assert.equal(perLayer.reduce((a, b) => a + b, 0) / 32, 270); // PyramidDrop issue #22's average
   });
 
   it('scores the last prompt row with the next layer and keeps the top tokens in order', async () => {
     const strategy = pyramidDrop({ layers: [2], ratios: [0.5] });
-    const sequence = { hidden: new Float32Array(0), positions: [0, 1, 2, 3, 4, 5], imageStart: 1, imageTokens: [3, 5, 8, 9] };
+    const sequence = { hidden: new Float32Array(0), positions: [0, 1, 2, 3, 4, 5], imageStart: 1, imageTokens: [3, 5, 8, 9], keyTokens: [] };
     const asked: number[][] = [];
     const plan = await strategy.onBoundary({
       layer: 2,

@@ -3,8 +3,37 @@
 // scores as the next layer would compute them) and returns a plan naming the image tokens to keep.
 // The runtime alone applies plans to hidden states, positions and caches (runtime/image-tokens.ts).
 import type { KeepPlan, PositionPolicy, PrefillSequence } from '../runtime/image-tokens.js';
+import type { VisionMergePlan } from '../runtime/vision-tokens.js';
 
-export type { KeepPlan, PositionPolicy, PrefillSequence };
+export type { KeepPlan, PositionPolicy, PrefillSequence, VisionMergePlan };
+
+/** What a vision-stage strategy sees after some CLIP layers: one image, class token first. */
+export interface VisionLayerContext {
+  readonly hidden: Float32Array; // [S, Dv]
+  readonly hiddenSize: number;
+  /** Patches per side of the original grid. */
+  readonly gridSize: number;
+}
+
+export interface VisionMerge {
+  readonly plan: VisionMergePlan;
+  /** Strategy-specific ids of what was merged (MustDrop: window ids in merge order), for results. */
+  readonly mergedWindows: readonly number[];
+}
+
+/** A strategy's work inside the vision tower (MustDrop's stage A). */
+export interface VisionStage {
+  /** CLIP layers run before `merge` is called. */
+  readonly mergeAfter: number;
+  merge(context: VisionLayerContext): VisionMerge | undefined;
+  /** CLIP layer whose class-token attention ranks the protected key tokens; negative counts from the end. */
+  readonly keyAttentionLayer: number;
+  /**
+   * Key tokens, as indices into the image tokens the decoder will see, from the class token's
+   * attention [H, 1, S] at `keyAttentionLayer`. Prefill strategies that honour them never drop them.
+   */
+  keyTokens(attention: Float32Array, numHeads: number, tokens: number): number[];
+}
 
 export interface BoundaryContext {
   /** Decoder layers run so far: the boundary lies between layer `layer - 1` and layer `layer`. */
@@ -36,9 +65,22 @@ export interface TokenReducer {
   checkModel(numLayers: number): void;
   /** Boundaries (layers run before the drop) where `onBoundary` is called, ascending, in [1, numLayers). */
   readonly boundaries: readonly number[];
-  /** Image tokens entering each decoder layer for `imageTokens` at the start, when the counts do not depend on the data. */
-  plannedImageTokensPerLayer(imageTokens: number, numLayers: number): number[];
+  /** Image tokens entering each decoder layer for `imageTokens` at the start; absent when the counts depend on the data. */
+  plannedImageTokensPerLayer?(imageTokens: number, numLayers: number): number[];
   /** Query rows whose attention probabilities the strategy needs from the layer just before `boundary`. */
   attentionRowsBefore?(boundary: number, sequence: PrefillSequence): readonly number[] | undefined;
   onBoundary(context: BoundaryContext): Promise<KeepPlan | undefined>;
+  /** Work inside the vision tower, for strategies that have some. */
+  readonly vision?: VisionStage;
+  /**
+   * After prefill, shrink the caches of decoder layers [from, to) to the tokens that survived the
+   * last drop (MustDrop's decode-stage cache policy).
+   */
+  readonly shrinkCachesAfterPrefill?: { readonly from: number; readonly to: number };
+}
+
+/** `prefill`'s decoder strategy with `vision`'s vision stage in front (e.g. MustDrop's merge before PyramidDrop). */
+export function withVisionStage(vision: TokenReducer, prefill: TokenReducer): TokenReducer {
+  if (!vision.vision) throw new TypeError(`${vision.name} has no vision stage`);
+  return { ...prefill, name: `${vision.name}-vision+${prefill.name}`, options: { vision: vision.options, prefill: prefill.options }, vision: vision.vision };
 }

@@ -11,6 +11,8 @@ export interface PrefillSequence {
   readonly imageStart: number;
   /** For each current image token, in sequence order, its index in the image span the decoder first saw. */
   readonly imageTokens: readonly number[];
+  /** Protected image tokens (a vision stage's key set), as indices into the current image span. */
+  readonly keyTokens: readonly number[];
 }
 
 /** How positions change when tokens go: kept as they were (FastV) or renumbered 0..T-1 (PyramidDrop, MustDrop). */
@@ -38,6 +40,7 @@ export function checkKeepPlan(plan: KeepPlan, imageTokenCount: number, who: stri
 export function keepImageTokens(seq: PrefillSequence, plan: KeepPlan, hiddenSize: number, policy: PositionPolicy): PrefillSequence {
   const N = seq.imageTokens.length;
   const T = seq.positions.length;
+  const keyTokens = new Set(seq.keyTokens);
   const rows = [
     ...range(0, seq.imageStart),
     ...plan.keep.map((k) => seq.imageStart + k),
@@ -50,7 +53,23 @@ export function keepImageTokens(seq: PrefillSequence, plan: KeepPlan, hiddenSize
     positions: policy === 'reindex' ? range(0, rows.length) : rows.map((row) => seq.positions[row]!),
     imageStart: seq.imageStart,
     imageTokens: plan.keep.map((k) => seq.imageTokens[k]!),
+    keyTokens: plan.keep.flatMap((k, i) => (keyTokens.has(k) ? [i] : [])),
   };
+}
+
+/**
+ * Rows of a layer's cached sequence that hold the tokens of `final`: every text row, and the image
+ * rows whose original image token is still in `final`'s image span. Text and image rows keep their
+ * order, so the result is ascending.
+ */
+export function rowsSurvivingIn(layerSequence: Pick<PrefillSequence, 'imageStart' | 'imageTokens' | 'positions'>, final: Pick<PrefillSequence, 'imageTokens'>): number[] {
+  const surviving = new Set(final.imageTokens);
+  const { imageStart, imageTokens } = layerSequence;
+  return [
+    ...range(0, imageStart),
+    ...imageTokens.flatMap((original, i) => (surviving.has(original) ? [imageStart + i] : [])),
+    ...range(imageStart + imageTokens.length, layerSequence.positions.length),
+  ];
 }
 
 function range(start: number, end: number): number[] {

@@ -28,8 +28,6 @@ export interface LoadProgress {
 
 export interface RuntimeOptions extends SessionSettings {
   onProgress?: (progress: LoadProgress) => void;
-  /** Vision layers whose graphs can also return attention rows (a strategy's declared needs). */
-  readonly visionAttentionLayers?: readonly number[];
 }
 
 /** Hidden states of a vision range: [B, S, Dv] with S tokens per image. */
@@ -77,8 +75,6 @@ export class LlavaRuntime {
     private readonly settings: SessionSettings,
     private readonly visionEmbeddingsSession: GraphSession,
     private readonly visionLayerSessions: readonly GraphSession[],
-    /** Vision layers built with the `attentions` output. */
-    private readonly visionAttentionLayers: ReadonlySet<number>,
     private readonly projectorSession: GraphSession,
     private readonly decoderLayerSessions: readonly DecoderLayerSessions[],
     private readonly lmHeadSession: GraphSession,
@@ -89,8 +85,7 @@ export class LlavaRuntime {
   /** Builds and opens every graph, one at a time so only one layer's weights are in flight. */
   static async create(arch: LlavaArch, weights: WeightSource, options: RuntimeOptions = {}): Promise<LlavaRuntime> {
     const { vision: v, text: t } = arch;
-    const attentionLayers = new Set(options.visionAttentionLayers ?? []);
-    const total = 1 + arch.visionLayersUsed + 1 + 2 * t.numLayers + 2;
+    const total = 1 + v.numLayers + 1 + 2 * t.numLayers + 2;
     let done = 0;
     const open = async (label: string, build: () => GraphBuilder): Promise<GraphSession> => {
       const session = await GraphSession.create(build(), options);
@@ -100,11 +95,11 @@ export class LlavaRuntime {
 
     const visionEmbeddings = await open('vision embeddings', () => buildVisionEmbeddingsGraph(v, weights));
     const visionLayers: GraphSession[] = [];
-    for (let i = 0; i < arch.visionLayersUsed; i++) {
-      // A layer whose attention a strategy needs is built with the extra output (fed no rows when
-      // nobody asks), rather than twice, so its weights are held once.
-      const attentionRows = attentionLayers.has(i);
-      visionLayers.push(await open(`vision layer ${i}`, () => buildVisionLayerGraph(v, weights, i, { attentionRows })));
+    // Every CLIP layer is built, the ones past the feature layer too: strategies may rank tokens by
+    // the last layer's attention (MustDrop's key set). Each can return attention rows on request; fed
+    // no rows, that output costs nothing.
+    for (let i = 0; i < v.numLayers; i++) {
+      visionLayers.push(await open(`vision layer ${i}`, () => buildVisionLayerGraph(v, weights, i)));
     }
     const projector = await open('projector', () => buildProjectorGraph(arch, weights));
     const decoderLayers: DecoderLayerSessions[] = [];
@@ -117,7 +112,7 @@ export class LlavaRuntime {
     const lmHead = await open('lm_head', () => buildLmHeadGraph(t, weights));
     const embedTable = weights.float32(EMBED_WEIGHT, [t.vocabSize, t.hiddenSize]);
     options.onProgress?.({ done: ++done, total, label: 'embeddings' });
-    const runtime = new LlavaRuntime(arch, options, visionEmbeddings, visionLayers, attentionLayers, projector, decoderLayers, lmHead, embedTable);
+    const runtime = new LlavaRuntime(arch, options, visionEmbeddings, visionLayers, projector, decoderLayers, lmHead, embedTable);
     // The two attention variants every generation uses are opened now, not inside the first prefill.
     await Promise.all([runtime.attentionSession(false, false), runtime.attentionSession(true, false)]);
     return runtime;
@@ -143,8 +138,8 @@ export class LlavaRuntime {
   }
 
   /**
-   * Runs vision layers [from, to). `attentionRows` maps a layer to the query rows whose attention
-   * probabilities ([B, H, R, S]) to return; such layers must have been named at create time.
+   * Runs vision layers [from, to), any of the tower's layers. `attentionRows` maps a layer to the
+   * query rows whose attention probabilities ([B, H, R, S]) to return.
    */
   async visionLayers(
     from: number,
@@ -152,20 +147,13 @@ export class LlavaRuntime {
     state: VisionState,
     attentionRows: ReadonlyMap<number, readonly number[]> = new Map(),
   ): Promise<{ state: VisionState; attentions: Map<number, Float32Array> }> {
-    this.checkRange('vision', from, to, this.arch.visionLayersUsed);
+    this.checkRange('vision', from, to, this.arch.vision.numLayers);
     const attentions = new Map<number, Float32Array>();
     let hidden = state.hidden;
     const dims = [state.batch, state.tokens, this.arch.vision.hiddenSize];
     for (let layer = from; layer < to; layer++) {
       const rows = attentionRows.get(layer);
-      const withOutput = this.visionAttentionLayers.has(layer);
-      if (rows && !withOutput) {
-        throw new GraphError({ subject: `vision layer ${layer}`, expected: 'attention output declared at load', found: 'not declared' });
-      }
-      const out = await this.visionLayerSessions[layer]!.run({
-        hidden: floatTensor(hidden, dims),
-        ...(withOutput ? { attention_rows: int64Tensor(rows ?? []) } : {}),
-      });
+      const out = await this.visionLayerSessions[layer]!.run({ hidden: floatTensor(hidden, dims), attention_rows: int64Tensor(rows ?? []) });
       if (rows) attentions.set(layer, out.attentions!.data as Float32Array);
       hidden = out.hidden_out!.data as Float32Array;
     }

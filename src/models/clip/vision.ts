@@ -41,16 +41,12 @@ export function buildVisionEmbeddingsGraph(v: VisionArch, w: WeightSource): Grap
   return g;
 }
 
-export interface VisionLayerOptions {
-  /**
-   * Also output the attention probabilities of the query rows fed as `attention_rows` (int64 [R]),
-   * as `attentions` [B,H,R,S]. Off unless a reduction strategy asks, so nothing extra is computed.
-   */
-  readonly attentionRows: boolean;
-}
-
-/** hidden [B,S,Dv] -> hidden [B,S,Dv] through encoder layer `index`. */
-export function buildVisionLayerGraph(v: VisionArch, w: WeightSource, index: number, options: VisionLayerOptions): GraphBuilder {
+/**
+ * hidden [B,S,Dv] -> hidden [B,S,Dv] through encoder layer `index`; also `attentions` [B,H,R,S],
+ * the attention probabilities of the query rows fed as `attention_rows` (int64 [R], usually empty:
+ * reduction strategies ask for rows, e.g. the class token's).
+ */
+export function buildVisionLayerGraph(v: VisionArch, w: WeightSource, index: number): GraphBuilder {
   const g = new GraphBuilder(`vision_layer_${index}`);
   const op = new Ops(g);
   const prefix = `${VISION_PREFIX}.encoder.layers.${index}`;
@@ -64,7 +60,7 @@ export function buildVisionLayerGraph(v: VisionArch, w: WeightSource, index: num
     op.layerNorm(x, vectorWeight(g, w, `${prefix}.${module}.weight`, D), vectorWeight(g, w, `${prefix}.${module}.bias`, D), v.layerNormEps);
 
   const hidden = g.input('hidden', 'float32', ['B', 'S', D]);
-  const rows = options.attentionRows ? g.input('attention_rows', 'int64', ['R']) : null;
+  const rows = g.input('attention_rows', 'int64', ['R']);
 
   const attended = g.scope('self_attn', () => {
     const x = layerNorm(hidden, 'layer_norm1');
@@ -74,7 +70,7 @@ export function buildVisionLayerGraph(v: VisionArch, w: WeightSource, index: num
     const val = op.transpose(heads(linear(x, 'self_attn.v_proj', D, D)), [0, 2, 1, 3]); // [B,H,S,Hd]
     const scaled = op.mul(q, g.constFloat(v.headDim ** -0.5));
     const probs = op.softmax(op.matMul(scaled, kT), -1); // [B,H,S,S]
-    if (rows) g.output(op.gather(probs, rows, 2), 'attentions', 'float32', ['B', v.numHeads, 'R', 'S']);
+    g.output(op.gather(probs, rows, 2), 'attentions', 'float32', ['B', v.numHeads, 'R', 'S']);
     const context = op.reshape(op.transpose(op.matMul(probs, val), [0, 2, 1, 3]), [0, 0, D]); // [B,S,Dv]
     return op.add(hidden, linear(context, 'self_attn.out_proj', D, D));
   });
