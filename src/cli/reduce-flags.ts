@@ -1,11 +1,12 @@
 // The token-reduction flags that generate, bench, flops and show share, and the strategies they
-// build: --reduce none|fastv|pdrop, --fastv-k/--fastv-r, --pdrop-layers with --pdrop-ratios or
-// --pdrop-lambda. Defaults are the papers' (K=2, R=0.5; layers 8,16,24, lambda 0.5).
+// build: --reduce none|fastv|pdrop|mustdrop|mustdrop-vision+fastv|mustdrop-vision+pdrop,
+// --fastv-k/--fastv-r, --pdrop-layers with --pdrop-ratios or --pdrop-lambda, --mustdrop-*.
+// Defaults are the papers' (K=2, R=0.5; layers 8,16,24, lambda 0.5; MustDrop budget 192).
 import type { Command } from 'commander';
-import { fastV, OptionError, pyramidDrop, type TokenReducer } from '../index.js';
+import { fastV, mustDrop, OptionError, pyramidDrop, withVisionStage, type MustDropOptions, type TokenReducer } from '../index.js';
 import { parseNumber, parseWholeNumber } from './options.js';
 
-export const STRATEGY_NAMES = ['none', 'fastv', 'pdrop'] as const;
+export const STRATEGY_NAMES = ['none', 'fastv', 'pdrop', 'mustdrop', 'mustdrop-vision+fastv', 'mustdrop-vision+pdrop'] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 export interface ReduceFlags {
@@ -15,6 +16,12 @@ export interface ReduceFlags {
   pdropLayers?: number[];
   pdropRatios?: number[];
   pdropLambda?: number;
+  mustdropBudget?: number;
+  mustdropGlobalThr?: number;
+  mustdropIndividualThr?: number;
+  mustdropLayers?: number[];
+  mustdropStages?: string[];
+  mustdropCorrectedPositions?: boolean;
 }
 
 function numberList(flag: string, parseItem: (text: string) => number): (text: string) => number[] {
@@ -32,7 +39,13 @@ export function addReduceFlags(command: Command, list = false): Command {
     .option('--fastv-r <R>', 'FastV: share of image tokens dropped (default 0.5)', parseNumber('--fastv-r', () => true, 'a number'))
     .option('--pdrop-layers <list>', 'PyramidDrop: layer counts after which to drop (default 8,16,24)', numberList('--pdrop-layers', parseWholeNumber('--pdrop-layers', 0)))
     .option('--pdrop-ratios <list>', 'PyramidDrop: kept share of the original image tokens per stage', numberList('--pdrop-ratios', parseNumber('--pdrop-ratios', () => true, 'numbers')))
-    .option('--pdrop-lambda <L>', 'PyramidDrop: ratios L, L^2, L^3, ... (default 0.5)', parseNumber('--pdrop-lambda', () => true, 'a number'));
+    .option('--pdrop-lambda <L>', 'PyramidDrop: ratios L, L^2, L^3, ... (default 0.5)', parseNumber('--pdrop-lambda', () => true, 'a number'))
+    .option('--mustdrop-budget <n>', 'MustDrop: the shipped thresholds for a 192, 128 or 64 token budget (default 192)', parseWholeNumber('--mustdrop-budget', 1))
+    .option('--mustdrop-global-thr <G>', 'MustDrop: drop when the share of text attention is below G ...', parseNumber('--mustdrop-global-thr', () => true, 'a number'))
+    .option('--mustdrop-individual-thr <I>', '... and the largest single text attention is below I', parseNumber('--mustdrop-individual-thr', () => true, 'a number'))
+    .option('--mustdrop-layers <list>', 'MustDrop: decoder layers after which to filter (default 2,6,10,14)', numberList('--mustdrop-layers', parseWholeNumber('--mustdrop-layers', 0)))
+    .option('--mustdrop-stages <list>', 'MustDrop: stages to run, any of vision,prefill,decode (default all)', (text: string) => text.split(',').map((s) => s.trim()))
+    .option('--mustdrop-corrected-positions', "MustDrop: decode positions consistent with the cached keys (the code's are not, see README)");
 }
 
 /** The strategy names given to --reduce (default: none), each checked. */
@@ -49,24 +62,53 @@ export function strategyNames(flags: ReduceFlags): StrategyName[] {
 /** Builds strategy `name` from the flags; flags of another strategy are refused, not ignored. */
 export function reducerFromFlags(name: StrategyName, flags: ReduceFlags, allNames: readonly StrategyName[] = [name]): TokenReducer | null {
   const given = (keys: (keyof ReduceFlags)[]) => keys.filter((k) => flags[k] !== undefined);
-  const fastvFlags = given(['fastvK', 'fastvR']);
-  const pdropFlags = given(['pdropLayers', 'pdropRatios', 'pdropLambda']);
-  if (fastvFlags.length > 0 && !allNames.includes('fastv')) {
-    throw new OptionError({ subject: '--fastv-k / --fastv-r', expected: '--reduce fastv', found: `--reduce ${allNames.join(',')}` });
-  }
-  if (pdropFlags.length > 0 && !allNames.includes('pdrop')) {
-    throw new OptionError({ subject: '--pdrop-*', expected: '--reduce pdrop', found: `--reduce ${allNames.join(',')}` });
+  const uses = (strategy: string) => allNames.some((n) => n.split(/[+]/).some((part) => part.startsWith(strategy)));
+  const families: ReadonlyArray<readonly [string, (keyof ReduceFlags)[]]> = [
+    ['fastv', ['fastvK', 'fastvR']],
+    ['pdrop', ['pdropLayers', 'pdropRatios', 'pdropLambda']],
+    ['mustdrop', ['mustdropBudget', 'mustdropGlobalThr', 'mustdropIndividualThr', 'mustdropLayers', 'mustdropStages', 'mustdropCorrectedPositions']],
+  ];
+  for (const [strategy, keys] of families) {
+    if (given(keys).length > 0 && !uses(strategy)) {
+      throw new OptionError({ subject: `--${strategy}-*`, expected: `--reduce with ${strategy}`, found: `--reduce ${allNames.join(',')}` });
+    }
   }
   switch (name) {
     case 'none':
       return null;
     case 'fastv':
-      return fastV({ ...(flags.fastvK !== undefined ? { k: flags.fastvK } : {}), ...(flags.fastvR !== undefined ? { r: flags.fastvR } : {}) });
+      return fastvFromFlags(flags);
     case 'pdrop':
-      return pyramidDrop({
-        ...(flags.pdropLayers ? { layers: flags.pdropLayers } : {}),
-        ...(flags.pdropRatios ? { ratios: flags.pdropRatios } : {}),
-        ...(flags.pdropLambda !== undefined ? { lambda: flags.pdropLambda } : {}),
-      });
+      return pdropFromFlags(flags);
+    case 'mustdrop':
+      return mustDrop(mustDropOptions(flags));
+    case 'mustdrop-vision+fastv':
+      return withVisionStage(mustDrop({ ...mustDropOptions(flags), stages: ['vision'] }), fastvFromFlags(flags));
+    case 'mustdrop-vision+pdrop':
+      return withVisionStage(mustDrop({ ...mustDropOptions(flags), stages: ['vision'] }), pdropFromFlags(flags));
   }
+}
+
+function fastvFromFlags(flags: ReduceFlags): TokenReducer {
+  return fastV({ ...(flags.fastvK !== undefined ? { k: flags.fastvK } : {}), ...(flags.fastvR !== undefined ? { r: flags.fastvR } : {}) });
+}
+
+function pdropFromFlags(flags: ReduceFlags): TokenReducer {
+  return pyramidDrop({
+    ...(flags.pdropLayers ? { layers: flags.pdropLayers } : {}),
+    ...(flags.pdropRatios ? { ratios: flags.pdropRatios } : {}),
+    ...(flags.pdropLambda !== undefined ? { lambda: flags.pdropLambda } : {}),
+  });
+}
+
+/** MustDrop's options from its flags; zod checks the values (budget, stage names, ranges). */
+function mustDropOptions(flags: ReduceFlags): MustDropOptions {
+  return {
+    ...(flags.mustdropBudget !== undefined ? { budget: flags.mustdropBudget as MustDropOptions['budget'] } : {}),
+    ...(flags.mustdropGlobalThr !== undefined ? { globalThr: flags.mustdropGlobalThr } : {}),
+    ...(flags.mustdropIndividualThr !== undefined ? { individualThr: flags.mustdropIndividualThr } : {}),
+    ...(flags.mustdropLayers ? { layers: flags.mustdropLayers } : {}),
+    ...(flags.mustdropStages ? { stages: flags.mustdropStages as MustDropOptions['stages'] } : {}),
+    ...(flags.mustdropCorrectedPositions ? { correctedDecodePositions: true } : {}),
+  };
 }

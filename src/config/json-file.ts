@@ -27,6 +27,6 @@ export function parseWith<T>(schema: z.ZodType<T>, value: unknown, fileName: str
   const issue = result.error.issues[0]!;
   const key = issue.path.length > 0 ? issue.path.join('.') : '(root)';
   const found = issue.input === undefined ? 'nothing' : describe(issue.input);
-  const expected = issue.message.replace(/^Invalid input: expected /, '').replace(/, received \w+$/, '');
+  const expected = issue.message.replace(/^Invalid (input|option): expected /, '').replace(/, received \w+$/, '');
   throw new ConfigError({ subject: `${fileName}: ${key}`, expected, found });
 }

@@ -8,7 +8,7 @@ export function parseOptions<T>(strategy: string, schema: z.ZodType<T>, value: u
   const issue = result.error.issues[0]!;
   throw new OptionError({
     subject: `${strategy} ${issue.path.join('.') || 'options'}`,
-    expected: issue.message.replace(/^Invalid input: expected /, '').replace(/^Too (small|big): expected number to be /, ''),
+    expected: issue.message.replace(/^Invalid (input|option): expected /, '').replace(/^Too (small|big): expected number to be /, ''),
     found: describe(issue.code === 'custom' ? valueAt(value, issue.path) : issue.input),
   });
 }
