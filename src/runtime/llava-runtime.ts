@@ -118,16 +118,20 @@ export class LlavaRuntime {
     return runtime;
   }
 
-  /** Bytes of weights held by all sessions plus the JS embedding table. */
-  get weightBytes(): number {
-    const sessions = [
+  /** Every session that holds weights. */
+  private get weightSessions(): GraphSession[] {
+    return [
       this.visionEmbeddingsSession,
       ...this.visionLayerSessions,
       this.projectorSession,
       ...this.decoderLayerSessions.flatMap((s) => [s.attentionInput, s.attentionOutput]),
       this.lmHeadSession,
     ];
-    return sessions.reduce((sum, s) => sum + s.weightBytes, 0) + this.embedTable.byteLength;
+  }
+
+  /** Bytes of weights held by all sessions plus the JS embedding table. */
+  get weightBytes(): number {
+    return this.weightSessions.reduce((sum, s) => sum + s.weightBytes, 0) + this.embedTable.byteLength;
   }
 
   /** pixel_values [B,3,Img,Img] -> the vision tower's hidden_states[0], [B, S, Dv]. */
@@ -266,11 +270,7 @@ export class LlavaRuntime {
 
   async release(): Promise<void> {
     const sessions = [
-      this.visionEmbeddingsSession,
-      ...this.visionLayerSessions,
-      this.projectorSession,
-      ...this.decoderLayerSessions.flatMap((s) => [s.attentionInput, s.attentionOutput]),
-      this.lmHeadSession,
+      ...this.weightSessions,
       ...(await Promise.all(this.attentionVariants.values())),
       ...(this.scoresSession ? [await this.scoresSession] : []),
     ];
