@@ -1,5 +1,5 @@
-// The llava-hf `config.json` dialect (model_type "llava"), validated with zod and normalised into
-// one frozen ArchConfig. Defaults are Hugging Face's (LlamaConfig, CLIPVisionConfig, LlavaConfig),
+// The llava-hf `config.json` dialects (model_type "llava", and "llava_next" with its anyres grid
+// pinpoints), validated with zod and normalised into one frozen LlavaArch. Defaults are Hugging Face's (LlamaConfig, CLIPVisionConfig, LlavaConfig),
 // because llava-hf checkpoints omit every key that equals its default.
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
@@ -43,8 +43,13 @@ const textSchema = z.object({
   eos_token_id: eosSchema.default(2),
 });
 
+const pinpointsSchema = z
+  .array(z.tuple([z.number().int().positive(), z.number().int().positive()]), { message: 'a list of [height, width] pairs' })
+  .min(1, 'at least one [height, width] pair');
+
 const llavaSchema = z.object({
-  model_type: z.literal('llava'),
+  model_type: z.enum(['llava', 'llava_next']),
+  image_grid_pinpoints: pinpointsSchema.optional(),
   vision_config: visionSchema.default(visionSchema.parse({})),
   text_config: textSchema.default(textSchema.parse({})),
   image_token_index: z.number().int().nonnegative().optional(),
@@ -88,8 +93,16 @@ export interface TextArch {
   readonly eosTokenIds: readonly number[];
 }
 
+/** LLaVA-NeXT's anyres settings: candidate canvases, each a multiple of the vision image size. */
+export interface AnyresArch {
+  /** [height, width] canvases the image may be resized and padded to before tiling. */
+  readonly pinpoints: readonly (readonly [number, number])[];
+}
+
 export interface LlavaArch {
-  readonly modelType: 'llava';
+  readonly modelType: 'llava' | 'llava_next';
+  /** Present for llava_next: crops plus a base image, unpadded feature grid, a newline token per row. */
+  readonly anyres: AnyresArch | null;
   readonly vision: VisionArch;
   readonly text: TextArch;
   readonly imageTokenId: number;
@@ -98,7 +111,7 @@ export interface LlavaArch {
   /** `default` drops the class token from the features, `full` keeps it. */
   readonly selectStrategy: 'default' | 'full';
   readonly projectorBias: boolean;
-  /** Image tokens one image occupies in the decoder's sequence. */
+  /** Image tokens one image (LLaVA-NeXT: one crop) occupies in the decoder's sequence. */
   readonly imageTokensPerImage: number;
 }
 
@@ -107,12 +120,12 @@ export const CONFIG_FILE = 'config.json';
 /** Validates a parsed config.json and normalises it; throws ConfigError naming the key at fault. */
 export function normalizeLlavaConfig(raw: unknown): LlavaArch {
   const modelType = (raw as { model_type?: unknown } | null)?.model_type;
-  if (modelType !== 'llava') {
+  if (modelType !== 'llava' && modelType !== 'llava_next') {
     throw new ConfigError({
       subject: `${CONFIG_FILE}: model_type`,
-      expected: '"llava"',
+      expected: '"llava" or "llava_next"',
       found: modelType === undefined ? 'nothing' : JSON.stringify(modelType),
-      hint: 'visdrop runs llava-hf LLaVA-1.5 checkpoints',
+      hint: 'visdrop runs llava-hf LLaVA-1.5 and LLaVA-NeXT checkpoints',
     });
   }
   const c = parseWith(llavaSchema, raw, CONFIG_FILE);
@@ -164,11 +177,23 @@ export function normalizeLlavaConfig(raw: unknown): LlavaArch {
     });
   }
 
+  const pinpoints = c.image_grid_pinpoints;
+  if (c.model_type === 'llava_next') {
+    const bad = pinpoints?.find(([h, w]) => h % v.image_size !== 0 || w % v.image_size !== 0);
+    if (!pinpoints || bad) {
+      throw new ConfigError({
+        subject: `${CONFIG_FILE}: image_grid_pinpoints`,
+        expected: `[height, width] pairs, multiples of the image size ${v.image_size}`,
+        found: bad ? `[${bad.join(', ')}]` : 'nothing',
+      });
+    }
+  }
   const gridSize = v.image_size / v.patch_size;
   const numPatches = gridSize * gridSize;
   const eos = t.eos_token_id;
   return deepFreeze({
-    modelType: 'llava',
+    modelType: c.model_type,
+    anyres: c.model_type === 'llava_next' ? { pinpoints: pinpoints! } : null,
     vision: {
       hiddenSize: v.hidden_size,
       intermediateSize: v.intermediate_size,

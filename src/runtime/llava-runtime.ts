@@ -15,6 +15,7 @@ import {
 } from '../models/llama/decoder.js';
 import { buildAttentionGraph, buildAttentionScoresGraph } from '../models/llama/attention.js';
 import type { WeightSource } from '../models/weights.js';
+import { IMAGE_NEWLINE_WEIGHT } from '../models/llava/tensor-list.js';
 import type { GraphBuilder } from '../onnx/builder.js';
 import { floatTensor, GraphSession, int64Tensor, type SessionSettings } from './session.js';
 import type { KvCache, LayerKv } from './kv-cache.js';
@@ -80,6 +81,8 @@ export class LlavaRuntime {
     private readonly lmHeadSession: GraphSession,
     /** embed_tokens [V, D], looked up in JS: a gather needs no graph. */
     private readonly embedTable: Float32Array,
+    /** LLaVA-NeXT's row-end vector [D], spliced in by the feature packing; null for LLaVA-1.5. */
+    readonly imageNewline: Float32Array | null,
   ) {}
 
   /** Builds and opens every graph, one at a time so only one layer's weights are in flight. */
@@ -111,8 +114,9 @@ export class LlavaRuntime {
     }
     const lmHead = await open('lm_head', () => buildLmHeadGraph(t, weights));
     const embedTable = weights.float32(EMBED_WEIGHT, [t.vocabSize, t.hiddenSize]);
+    const imageNewline = arch.anyres ? weights.float32(IMAGE_NEWLINE_WEIGHT, [t.hiddenSize]) : null;
     options.onProgress?.({ done: ++done, total, label: 'embeddings' });
-    const runtime = new LlavaRuntime(arch, options, visionEmbeddings, visionLayers, projector, decoderLayers, lmHead, embedTable);
+    const runtime = new LlavaRuntime(arch, options, visionEmbeddings, visionLayers, projector, decoderLayers, lmHead, embedTable, imageNewline);
     // The two attention variants every generation uses are opened now, not inside the first prefill.
     await Promise.all([runtime.attentionSession(false, false), runtime.attentionSession(true, false)]);
     return runtime;
@@ -131,7 +135,7 @@ export class LlavaRuntime {
 
   /** Bytes of weights held by all sessions plus the JS embedding table. */
   get weightBytes(): number {
-    return this.weightSessions.reduce((sum, s) => sum + s.weightBytes, 0) + this.embedTable.byteLength;
+    return this.weightSessions.reduce((sum, s) => sum + s.weightBytes, 0) + this.embedTable.byteLength + (this.imageNewline?.byteLength ?? 0);
   }
 
   /** pixel_values [B,3,Img,Img] -> the vision tower's hidden_states[0], [B, S, Dv]. */

@@ -1,9 +1,12 @@
-// Every tensor a llava-hf LLaVA-1.5 checkpoint holds, with its shape, in the order HF saves them
+// Every tensor a llava-hf LLaVA-1.5 or LLaVA-NeXT checkpoint holds, with its shape, in the order HF saves them
 // (older spelling, see weight-names.ts). make-tiny writes exactly these.
 import type { LlavaArch } from '../../config/llava.js';
 import { VISION_PREFIX } from '../clip/vision.js';
 import { DECODER_PREFIX, EMBED_WEIGHT, LM_HEAD_WEIGHT } from '../llama/decoder.js';
 import { PROJECTOR_PREFIX } from './projector.js';
+
+/** LLaVA-NeXT's learned vector appended after each row of the unpadded feature grid. */
+export const IMAGE_NEWLINE_WEIGHT = 'image_newline';
 
 export interface TensorSpec {
   readonly name: string;
@@ -42,6 +45,7 @@ export function llavaTensorList(arch: LlavaArch): TensorSpec[] {
   if (arch.projectorBias) add(`${PROJECTOR_PREFIX}.linear_1.bias`, t.hiddenSize);
   add(`${PROJECTOR_PREFIX}.linear_2.weight`, t.hiddenSize, t.hiddenSize);
   if (arch.projectorBias) add(`${PROJECTOR_PREFIX}.linear_2.bias`, t.hiddenSize);
+  if (arch.anyres) add(IMAGE_NEWLINE_WEIGHT, t.hiddenSize);
 
   const kvWidth = t.numKvHeads * t.headDim;
   const qWidth = t.numHeads * t.headDim;

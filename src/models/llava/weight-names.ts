@@ -1,6 +1,7 @@
 // Tensor names of llava-hf checkpoints. Transformers before 4.52 saved `language_model.model.*`,
 // `language_model.lm_head.*`, `vision_tower.*`, `multi_modal_projector.*`; later versions save
-// `model.language_model.*`, `lm_head.*`, `model.vision_tower.*`, `model.multi_modal_projector.*`.
+// `model.language_model.*`, `lm_head.*`, `model.vision_tower.*`, `model.multi_modal_projector.*`
+// (and LLaVA-NeXT's `image_newline` as `model.image_newline`).
 // The engine spells names the first way; this is the one place that maps the second onto it.
 import type { WeightSource } from '../weights.js';
 
@@ -9,6 +10,7 @@ const NEWER_PREFIXES: ReadonlyArray<readonly [string, string]> = [
   ['language_model.lm_head.', 'lm_head.'],
   ['vision_tower.', 'model.vision_tower.'],
   ['multi_modal_projector.', 'model.multi_modal_projector.'],
+  ['image_newline', 'model.image_newline'],
 ];
 
 /** The name under which `name` (older spelling) is stored in a checkpoint using either layout. */
