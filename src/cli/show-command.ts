@@ -1,13 +1,15 @@
 // `visdrop show`: draws which image patches a token-reduction strategy keeps at each stage, over
-// the preprocessed crop the model sees (PyramidDrop's figure 5). It runs one prefill (one new
-// token) to get the strategy's record of kept tokens, then writes a PNG.
+// the preprocessed crop the model sees (PyramidDrop's figure 5); for a strategy with a vision stage
+// (MustDrop) also the merge, with merged windows outlined and key tokens marked. It runs one prefill
+// (one new token) to get the strategy's record of what it merged and kept, then writes a PNG.
 import { accessSync, constants, writeFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { GraphError, ImageError, loadModel, OptionError, type LlavaModel, type PixelValues, type ReductionRecord, type TokenReducer } from '../index.js';
-import { drawStages, type StagePanel } from '../show/draw-stages.js';
+import { drawStages } from '../show/draw-stages.js';
 import { pixelValuesToRgb } from '../show/preprocessed-rgb.js';
-import { addReduceFlags, reducerFromFlags, strategyNames, type ReduceFlags } from './reduce-flags.js';
+import { stagePanels, strategyTitle } from '../show/stage-panels.js';
+import { addReduceFlags, reducerFromFlags, STRATEGY_NAMES, strategyNames, type ReduceFlags } from './reduce-flags.js';
 import { loadProgressBar } from './progress.js';
 import { parseWholeNumber } from './options.js';
 import { runCommand } from './run-command.js';
@@ -51,31 +53,11 @@ function checkPaths(image: string, out: string): void {
   }
 }
 
-/** Title line: the strategy and its options, arrays comma-joined. */
-function describeStrategy(reduction: ReductionRecord): string {
-  const options = Object.entries(reduction.options).map(([key, value]) => `${key}=${Array.isArray(value) ? value.join(',') : String(value)}`);
-  return `${reduction.strategy}: ${options.join(', ')}`;
-}
-
-/**
- * One panel for all image tokens, then one per stage. The image tokens are the gridSize^2 patches
- * in raster order, except that with the `full` feature selection CLIP's class token comes first;
- * it is no patch, so kept indices shift by one onto the grid.
- */
-function panelsFor(model: LlavaModel, reduction: ReductionRecord): StagePanel[] {
-  const { imageTokensPerImage: tokens, selectStrategy } = model.arch;
-  const classTokens = selectStrategy === 'full' ? 1 : 0;
-  return [
-    { keptPatches: null, caption: `all ${tokens} image tokens` },
-    ...reduction.stages.map((stage) => {
-      const kept = stage.keptImageTokens.length;
-      const layers = `${stage.afterLayer} layer${stage.afterLayer === 1 ? '' : 's'}`;
-      return {
-        keptPatches: stage.keptImageTokens.filter((t) => t >= classTokens).map((t) => t - classTokens),
-        caption: `after ${layers}: ${kept} kept (${((100 * kept) / tokens).toFixed(1).replace(/\.0$/, '')}%)`,
-      };
-    }),
-  ];
+/** "576 -> 384 (24 windows merged, 31 key tokens) -> 37 -> ...": the merge, if any, then each stage. */
+function tokenCounts(reduction: ReductionRecord, imageTokens: number): string {
+  const { vision } = reduction;
+  const merge = vision ? [`${reduction.imageTokensPerLayer[0]} (${vision.mergedWindows.length} windows merged, ${vision.keySet.length} key tokens)`] : [];
+  return [String(imageTokens), ...merge, ...reduction.stages.map((s) => String(s.keptImageTokens.length))].join(' -> ');
 }
 
 /** The crop the model sees and what the strategy kept, from one prefill. */
@@ -92,7 +74,8 @@ async function runPrefill(model: LlavaModel, flags: ShowFlags, reduce: TokenRedu
 async function showAction(flags: ShowFlags): Promise<void> {
   const names = strategyNames(flags);
   if (names.length !== 1 || names[0] === 'none') {
-    throw new OptionError({ subject: '--reduce', expected: 'a strategy to show (fastv or pdrop)', found: flags.reduce ?? 'nothing' });
+    const showable = STRATEGY_NAMES.filter((name) => name !== 'none');
+    throw new OptionError({ subject: '--reduce', expected: `a strategy to show (${showable.join(', ')})`, found: flags.reduce ?? 'nothing' });
   }
   const reduce = reducerFromFlags(names[0]!, flags);
   checkPaths(flags.image, flags.out);
@@ -103,17 +86,20 @@ async function showAction(flags: ShowFlags): Promise<void> {
     ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
   }).finally(progress.stop);
   const { pixels, reduction } = await runPrefill(model, flags, reduce).finally(() => model.release());
+  // With the `full` feature selection CLIP's class token is the first image token; it is no patch.
+  const grid = { imageTokens: model.arch.imageTokensPerImage, classTokens: model.arch.selectStrategy === 'full' ? 1 : 0 };
+  const { panels, legend } = stagePanels(reduction, grid);
   const png = await drawStages({
     image: pixelValuesToRgb(pixels, model.preprocessing),
     gridSize: model.arch.vision.gridSize,
-    title: describeStrategy(reduction),
-    panels: panelsFor(model, reduction),
+    title: strategyTitle(reduction),
+    panels,
+    legend,
   });
   try {
     writeFileSync(flags.out, png);
   } catch (error) {
     throw new OptionError({ subject: '--out', expected: 'a writable file', found: `${flags.out} (${(error as NodeJS.ErrnoException).code})` });
   }
-  const counts = [model.arch.imageTokensPerImage, ...reduction.stages.map((s) => s.keptImageTokens.length)];
-  process.stderr.write(`wrote ${flags.out}: ${reduction.strategy}, image tokens ${counts.join(' -> ')}\n`);
+  process.stderr.write(`wrote ${flags.out}: ${reduction.strategy}, image tokens ${tokenCounts(reduction, grid.imageTokens)}\n`);
 }

@@ -1,21 +1,49 @@
-// drawStages on a synthetic image with known kept sets, read back with sharp: kept patches keep
+// drawStages on synthetic images with known kept sets, read back with sharp: kept patches keep
 // their pixels, dropped ones are dimmed by the stated blend, panels sit where layout says, the
-// canvas wraps after four panels, and the caption and title bands hold rendered text.
+// canvas wraps after four panels, the caption and title bands hold rendered text and grow when
+// text wraps; outlines cover exactly the 2-pixel inner border of their group's rectangle, marks
+// exactly the disc and ring at its centre, and the legend's swatches are painted the same way.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { OptionError } from '../errors.js';
 import type { RgbImage } from '../image/index.js';
-import { CAPTION_HEIGHT, DIM_GREY, DIM_KEEP, drawStages, layout, MARGIN, patchRect, TITLE_HEIGHT, type Rect } from './draw-stages.js';
+import {
+  CAPTION_HEIGHT,
+  CAPTION_LINE,
+  DIM_GREY,
+  DIM_KEEP,
+  drawStages,
+  groupRect,
+  layout,
+  LEGEND_HEIGHT,
+  MARGIN,
+  MARK_RADIUS,
+  MARK_RGB,
+  MARK_RING,
+  MARK_RING_RGB,
+  OUTLINE_RGB,
+  OUTLINE_WIDTH,
+  patchRect,
+  TITLE_HEIGHT,
+  TITLE_LINE,
+  wrapText,
+  type Rect,
+} from './draw-stages.js';
 
-/** 48x48, grid 4 (12-pixel patches); colours vary by pixel so misplaced copies show. */
-const IMAGE: RgbImage = (() => {
-  const data = new Uint8Array(48 * 48 * 3);
-  for (let y = 0; y < 48; y++) {
-    for (let x = 0; x < 48; x++) data.set([x * 5, y * 5, (x * 7 + y * 3) % 256], (y * 48 + x) * 3);
+/** size x size; colours vary by pixel (never magenta or cyan) so misplaced copies show. */
+function gradient(size: number): RgbImage {
+  const data = new Uint8Array(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) data.set([x * 3, y * 3, (x * 7 + y * 3) % 128], (y * size + x) * 3);
   }
-  return { width: 48, height: 48, data };
-})();
+  return { width: size, height: size, data };
+}
+
+/** 48x48, grid 4 (12-pixel patches). */
+const IMAGE = gradient(48);
+/** 72x72, grid 6 (12-pixel patches): two whole 3x3 windows per side. */
+const WINDOWS = gradient(72);
 
 async function decode(png: Buffer): Promise<{ width: number; height: number; channels: number; data: Buffer }> {
   const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
@@ -29,16 +57,17 @@ function rgbAt(img: Decoded, x: number, y: number): number[] {
   return [img.data[i]!, img.data[i + 1]!, img.data[i + 2]!];
 }
 
-function sourceAt(x: number, y: number): number[] {
-  return [...IMAGE.data.subarray((y * 48 + x) * 3, (y * 48 + x) * 3 + 3)];
+function sourceAt(x: number, y: number, image: RgbImage = IMAGE): number[] {
+  const i = (y * image.width + x) * 3;
+  return [...image.data.subarray(i, i + 3)];
 }
 
 /** Asserts each pixel of patch `patch` in the panel at `at` is the source pixel, or it dimmed. */
-function assertPatch(img: Decoded, at: Rect, patch: number, dimmed: boolean): void {
-  const r = patchRect(patch, 4, 48, 48);
+function assertPatch(img: Decoded, at: Rect, patch: number, dimmed: boolean, image: RgbImage = IMAGE, gridSize = 4): void {
+  const r = patchRect(patch, gridSize, image.width, image.height);
   for (let y = r.top; y < r.top + r.height; y++) {
     for (let x = r.left; x < r.left + r.width; x++) {
-      const want = sourceAt(x, y).map((v) => (dimmed ? Math.round(v * DIM_KEEP + (1 - DIM_KEEP) * DIM_GREY) : v));
+      const want = sourceAt(x, y, image).map((v) => (dimmed ? Math.round(v * DIM_KEEP + (1 - DIM_KEEP) * DIM_GREY) : v));
       assert.deepEqual(rgbAt(img, at.left + x, at.top + y), want, `patch ${patch} pixel (${x}, ${y}) ${dimmed ? 'dimmed' : 'unchanged'}`);
     }
   }
@@ -132,5 +161,108 @@ describe('drawStages', () => {
   it('refuses patch indices outside the grid and a grid finer than the image', async () => {
     await assert.rejects(drawStages({ image: IMAGE, gridSize: 4, title: '', panels: [{ keptPatches: [16], caption: '' }] }), OptionError);
     await assert.rejects(drawStages({ image: IMAGE, gridSize: 49, title: '', panels: [{ keptPatches: null, caption: '' }] }), OptionError);
+  });
+});
+
+/** 3x3 window (wy, wx) of the 6x6 grid, as patch indices. */
+function windowOf(wy: number, wx: number): number[] {
+  return Array.from({ length: 9 }, (_, i) => (wy * 3 + Math.floor(i / 3)) * 6 + wx * 3 + (i % 3));
+}
+
+/** What a mark centred at (cx, cy) paints at pixel (x, y), or null where it paints nothing. */
+function markAt(x: number, y: number, cx: number, cy: number): number[] | null {
+  const d = Math.hypot(x + 0.5 - cx, y + 0.5 - cy);
+  if (d <= MARK_RADIUS) return [...MARK_RGB];
+  return d <= MARK_RADIUS + MARK_RING ? [...MARK_RING_RGB] : null;
+}
+
+describe('outlines and marks', () => {
+  it('outlines each group with a 2-pixel border just inside its rectangle and leaves every other pixel alone', async () => {
+    const groups = [windowOf(0, 0), windowOf(1, 1)];
+    const img = await decode(await drawStages({ image: WINDOWS, gridSize: 6, title: 't', panels: [{ keptPatches: null, outlined: groups, caption: '' }] }));
+    const at = layout(1, 72, 72).panels[0]!;
+    // Window (0, 0) covers pixels 0..35 each way, window (1, 1) pixels 36..71.
+    const inBorder = (v: number, from: number) => v >= from && v < from + 36 && (v < from + OUTLINE_WIDTH || v >= from + 36 - OUTLINE_WIDTH);
+    const inSpan = (v: number, from: number) => v >= from && v < from + 36;
+    for (let y = 0; y < 72; y++) {
+      for (let x = 0; x < 72; x++) {
+        const outlined = [0, 36].some((from) => inSpan(x, from) && inSpan(y, from) && (inBorder(x, from) || inBorder(y, from)));
+        assert.deepEqual(rgbAt(img, at.left + x, at.top + y), outlined ? [...OUTLINE_RGB] : sourceAt(x, y, WINDOWS), `pixel (${x}, ${y})`);
+      }
+    }
+  });
+
+  it('marks a one-patch group at its patch centre and a merged group at its rectangle centre, nothing else', async () => {
+    // Patch 9 (row 1, col 3): pixels 36..47 x 12..23, centre (42, 18); window (1, 0): centre (18, 54).
+    const img = await decode(await drawStages({ image: WINDOWS, gridSize: 6, title: 't', panels: [{ keptPatches: null, marked: [[9], windowOf(1, 0)], caption: '' }] }));
+    const at = layout(1, 72, 72).panels[0]!;
+    let painted = 0;
+    for (let y = 0; y < 72; y++) {
+      for (let x = 0; x < 72; x++) {
+        const mark = markAt(x, y, 42, 18) ?? markAt(x, y, 18, 54);
+        if (mark) painted++;
+        assert.deepEqual(rgbAt(img, at.left + x, at.top + y), mark ?? sourceAt(x, y, WINDOWS), `pixel (${x}, ${y})`);
+      }
+    }
+    assert.ok(painted >= 2 * 50, `both marks painted (${painted} pixels)`);
+    assert.deepEqual(rgbAt(img, at.left + 42, at.top + 18), [...MARK_RGB], 'centre pixel of the patch mark');
+  });
+
+  it('draws outlines and marks over dimmed patches, marks on top of outlines', async () => {
+    const group = windowOf(0, 0);
+    const img = await decode(await drawStages({ image: WINDOWS, gridSize: 6, title: 't', panels: [{ keptPatches: [9], outlined: [group], marked: [group, [35]], caption: '' }] }));
+    const at = layout(1, 72, 72).panels[0]!;
+    assert.deepEqual(rgbAt(img, at.left, at.top), [...OUTLINE_RGB], 'outline over a dimmed patch');
+    assert.deepEqual(rgbAt(img, at.left + 18, at.top + 18), [...MARK_RGB], 'mark inside the outlined window');
+    assert.deepEqual(rgbAt(img, at.left + 66, at.top + 66), [...MARK_RGB], 'mark on dimmed patch 35');
+    assertPatch(img, at, 9, false, WINDOWS, 6);
+    assertPatch(img, at, 17, true, WINDOWS, 6);
+  });
+
+  it('groupRect spans every patch of the group', () => {
+    assert.deepEqual(groupRect(windowOf(1, 1), 6, 72, 72), { left: 36, top: 36, width: 36, height: 36 });
+    assert.deepEqual(groupRect([8, 15], 6, 72, 72), { left: 24, top: 12, width: 24, height: 24 });
+  });
+
+  it('refuses empty groups and patches outside the grid', async () => {
+    await assert.rejects(drawStages({ image: IMAGE, gridSize: 4, title: '', panels: [{ keptPatches: null, outlined: [[]], caption: '' }] }), OptionError);
+    await assert.rejects(drawStages({ image: IMAGE, gridSize: 4, title: '', panels: [{ keptPatches: null, marked: [[16]], caption: '' }] }), OptionError);
+  });
+});
+
+describe('legend and wrapping', () => {
+  it('puts the legend line under the title, its swatches painted like the panels', async () => {
+    const legend = [
+      { swatch: 'outline', label: 'merged' },
+      { swatch: 'mark', label: 'key' },
+      { swatch: 'dimmed', label: 'dropped' },
+    ] as const;
+    const panels = Array.from({ length: 4 }, () => ({ keptPatches: null, caption: '' }));
+    const img = await decode(await drawStages({ image: WINDOWS, gridSize: 6, title: 't', panels, legend }));
+    const place = layout(4, 72, 72, { legend: true });
+    assert.deepEqual([img.width, img.height], [place.width, place.height]);
+    assert.equal(place.panels[0]!.top, MARGIN + TITLE_HEIGHT + LEGEND_HEIGHT);
+    const band = { left: 0, top: place.legendTop, width: img.width, height: LEGEND_HEIGHT };
+    const colours = new Set<string>();
+    for (let y = band.top; y < band.top + band.height; y++) for (let x = 0; x < img.width; x++) colours.add(rgbAt(img, x, y).join());
+    for (const rgb of [OUTLINE_RGB, MARK_RGB, MARK_RING_RGB]) assert.ok(colours.has(rgb.join()), `legend shows ${rgb.join()}`);
+    assertPatch(img, place.panels[0]!, 0, false, WINDOWS, 6);
+  });
+
+  it('wraps long titles and captions after ", " and makes their bands taller', async () => {
+    const caption = 'vision: 24 windows merged (576 -> 384), 31 key tokens';
+    const title = Array.from({ length: 12 }, (_, i) => `option${i}=value`).join(', ');
+    const img = await decode(await drawStages({ image: IMAGE, gridSize: 4, title, panels: [{ keptPatches: null, caption }] }));
+    const titleLines = wrapText(title, 48 + 2 * MARGIN - 2 * MARGIN, 17, true).length;
+    const captionLines = wrapText(caption, 48, 15).length;
+    assert.ok(titleLines > 1 && captionLines > 1);
+    assert.equal(img.height, MARGIN + TITLE_HEIGHT + (titleLines - 1) * TITLE_LINE + 48 + CAPTION_HEIGHT + (captionLines - 1) * CAPTION_LINE + MARGIN);
+  });
+
+  it('wrapText breaks only after ", " and keeps lines within the width', () => {
+    assert.deepEqual(wrapText('vision: 24 windows merged (576 -> 384), 31 key tokens', 336, 15), ['vision: 24 windows merged (576 -> 384),', '31 key tokens']);
+    assert.deepEqual(wrapText('after 3 layers: 36 kept (6.3%)', 336, 15), ['after 3 layers: 36 kept (6.3%)']);
+    assert.deepEqual(wrapText('a, b, c', 1, 15), ['a,', 'b,', 'c'], 'an item wider than the line gets a line of its own');
+    assert.deepEqual(wrapText('layers=2,6,10,14', 10, 15), ['layers=2,6,10,14'], 'commas inside a value are no break');
   });
 });

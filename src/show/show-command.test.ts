@@ -1,6 +1,8 @@
-// `visdrop show` run as a user runs it, on a tiny random checkpoint: the PNG has one 336x336 panel
-// per stage, each stage panel dims exactly the patches the strategy dropped, and bad --reduce or
-// --out values fail in one line before the model loads.
+// `visdrop show` run as a user runs it, on a tiny random checkpoint with 16 decoder layers: the PNG
+// has one 336x336 panel per stage, each stage panel dims exactly the patches the strategy dropped;
+// with MustDrop the vision panel outlines as many windows and marks as many key tokens as the
+// merge reported, and each later panel keeps the patches of its kept tokens clear, nine for a kept
+// merged window; bad --reduce or --out values fail in one line before the model loads.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -8,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { layout, patchRect, type Rect } from './draw-stages.js';
+import { layout, MARK_RGB, OUTLINE_RGB, OUTLINE_WIDTH, patchRect, type Rect } from './draw-stages.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const DEMO_IMAGE = join(ROOT, 'assets', 'demo.jpg');
@@ -42,7 +44,8 @@ describe('visdrop show', () => {
   before(() => {
     work = mkdtempSync(join(tmpdir(), 'visdrop-show-'));
     model = join(work, 'tiny');
-    const made = visdrop('make-tiny', '--out', model, '--seed', '0');
+    // 16 layers: room for MustDrop's default filter layers 2, 6, 10, 14 and one after.
+    const made = visdrop('make-tiny', '--out', model, '--seed', '0', '--text-layers', '16');
     assert.equal(made.status, 0, made.stderr);
   });
   after(() => rmSync(work, { recursive: true, force: true }));
@@ -60,6 +63,56 @@ describe('visdrop show', () => {
       stages.map((at) => changedPatches(data, info.width, info.channels, all, at)),
       [576 - 288, 576 - 144, 576 - 72],
     );
+  });
+
+  it('draws the MustDrop merge with outlined windows and marked keys, then each filter stage', async () => {
+    const out = join(work, 'mustdrop.png');
+    // Thresholds between the shipped budgets', so that on this random model some tokens go and
+    // some merged windows stay (asserted below, so the test notices if that changes).
+    const thresholds = ['--mustdrop-global-thr', '0.005', '--mustdrop-individual-thr', '0.005'];
+    const run = visdrop('show', '--model', model, '--image', DEMO_IMAGE, '--prompt', 'What is in the picture?', '--reduce', 'mustdrop', ...thresholds, '--out', out);
+    assert.equal(run.status, 0, run.stderr);
+    const summary = /image tokens 576 -> (\d+) \((\d+) windows merged, (\d+) key tokens\) -> (\d+) -> (\d+) -> (\d+) -> (\d+)\n/.exec(run.stderr);
+    assert.ok(summary, run.stderr);
+    const [merged, windows, keys, ...kept] = summary.slice(1).map(Number) as [number, number, number, ...number[]];
+    assert.ok(windows > 0, 'the tiny model merges windows at the default threshold 0.8');
+    assert.equal(merged, 576 - 8 * windows);
+    const { data, info } = await sharp(out).raw().toBuffer({ resolveWithObject: true });
+    // All tokens, the vision stage, four filter stages; captions wrap to two lines, the title to one or more.
+    const place = [1, 2, 3].map((titleLines) => layout(6, 336, 336, { titleLines, captionLines: 2, legend: true })).find((p) => p.height === info.height);
+    assert.ok(place, `no 6-panel layout is ${info.height} pixels high`);
+    assert.equal(info.width, place.width);
+    const [all, vision, ...stages] = place.panels as [Rect, Rect, ...Rect[]];
+    const pixel = (at: Rect, x: number, y: number) => [...data.subarray(((at.top + y) * info.width + at.left + x) * info.channels, ((at.top + y) * info.width + at.left + x) * info.channels + 3)];
+    const is = (rgb: readonly number[]) => (at: Rect, x: number, y: number) => pixel(at, x, y).every((v, c) => v === rgb[c]);
+    /** Merged windows drawn: 42-pixel windows of the 8x8 window grid whose whole 2-pixel border is outline colour. */
+    const outlinedWindows = (at: Rect) => {
+      let count = 0;
+      for (let w = 0; w < 64; w++) {
+        const left = (w % 8) * 42;
+        const top = Math.floor(w / 8) * 42;
+        let ring = true;
+        for (let i = 0; i < 42 && ring; i++) {
+          for (let d = 0; d < OUTLINE_WIDTH && ring; d++) {
+            ring = [[left + i, top + d], [left + i, top + 41 - d], [left + d, top + i], [left + 41 - d, top + i]].every(([x, y]) => is(OUTLINE_RGB)(at, x!, y!));
+          }
+        }
+        if (ring) count++;
+      }
+      return count;
+    };
+    /** Key marks drawn: patches whose centre pixel is mark colour (a merged key's mark sits on its window's centre patch). */
+    const marks = (at: Rect) => Array.from({ length: 576 }, (_, p) => patchRect(p, 24, 336, 336)).filter((r) => is(MARK_RGB)(at, r.left + 7, r.top + 7)).length;
+    /** Patches left as in the all-tokens panel, judged on a strip no outline or mark reaches. */
+    const clear = (at: Rect) =>
+      Array.from({ length: 576 }, (_, p) => patchRect(p, 24, 336, 336)).filter((r) => [2, 3, 4, 5].every((x) => pixel(at, r.left + x, r.top + 2).join() === pixel(all, r.left + x, r.top + 2).join())).length;
+    assert.deepEqual([outlinedWindows(all), marks(all)], [0, 0], 'the all-tokens panel is the plain crop');
+    assert.deepEqual([outlinedWindows(vision), marks(vision), clear(vision)], [windows, keys, 576]);
+    const keptWindows = stages.map(outlinedWindows);
+    assert.ok(keptWindows.some((n) => n > 0) && kept.some((n) => n < merged), `some merged windows kept (${keptWindows}) and some tokens dropped (${kept})`);
+    // MustDrop never drops a key token; each kept merged window clears 9 patches for one token.
+    assert.deepEqual(stages.map(marks), [keys, keys, keys, keys]);
+    assert.deepEqual(stages.map(clear), kept.map((k, i) => k + 8 * keptWindows[i]!));
   });
 
   it('refuses --reduce none and a missing --reduce with one line', () => {
