@@ -66,10 +66,18 @@ export async function encodeImage(runtime: LlavaRuntime, pixels: PixelValues, st
   const S = encoded.state.tokens;
   const features = selectStrategy === 'default' ? encoded.state.hidden.slice(Dv) : encoded.state.hidden; // [P or S, Dv]
   const tokens = features.length / Dv;
-  const keySet = stage && keyAttention ? stage.keyTokens(keyAttention, vision.numHeads, S) : [];
+  const patchKeys = stage && keyAttention ? stage.keyTokens(keyAttention, vision.numHeads, S) : [];
+  // With the `full` strategy the class token is the first image token and stands for no patch.
+  const classFirst = selectStrategy === 'full';
   return {
     embeddings: await runtime.project(features, 1, tokens),
     tokens,
-    vision: stage ? { mergedWindows, imageTokenOrder: order, keySet } : null,
+    vision: stage
+      ? {
+          mergedWindows,
+          imageTokenOrder: classFirst ? [[], ...order] : order,
+          keySet: classFirst ? patchKeys.map((k) => k + 1) : patchKeys,
+        }
+      : null,
   };
 }
