@@ -1,6 +1,5 @@
-// Tests src/config/llava-next-preprocessor.ts (kept under the anyres name so the anyres test run
-// covers it): llava-v1.6's preprocessor_config.json becomes the anyres settings, and bad or
-// unsupported keys are ConfigErrors naming file and key.
+// LLaVA-NeXT's preprocessor_config.json (anyres-config.ts): llava-v1.6's file becomes the anyres
+// settings, and bad or unsupported keys are ConfigErrors naming file and key.
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +8,7 @@ import { test } from 'node:test';
 import {
   loadLlavaNextPreprocessorConfig,
   normalizeLlavaNextPreprocessorConfig,
-} from '../config/llava-next-preprocessor.js';
+} from './anyres-config.js';
 import { OPENAI_CLIP_MEAN, OPENAI_CLIP_STD } from '../config/preprocessor.js';
 import { ConfigError } from '../errors.js';
 

@@ -13,3 +13,6 @@ export { centerCrop, padColour, padToSquare, preprocessImage, resizeTarget, type
 export async function loadImageAsPixelValues(path: string, p: ImagePreprocessing): Promise<PixelValues> {
   return preprocessImage(await decodeImage(path), p);
 }
+export { anyresPixelValues, type AnyresPixelValues, type AnyresPreprocessing } from './anyres.js';
+export { gridShape, nextImageTokenCount, selectBestResolution, unpaddedGrid, type ImageSize, type Pinpoint } from './anyres-grid.js';
+export { loadLlavaNextPreprocessorConfig } from './anyres-config.js';

@@ -3,10 +3,10 @@
 // given (a missing list is a ConfigError, not transformers' 336-pixel default).
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { validatePinpoints } from '../image/anyres-grid.js';
-import type { AnyresPreprocessing } from '../image/anyres.js';
-import { parseWith, readJsonFile } from './json-file.js';
-import { OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, PREPROCESSOR_FILE } from './preprocessor.js';
+import { validatePinpoints } from './anyres-grid.js';
+import type { AnyresPreprocessing } from './anyres.js';
+import { parseWith, readJsonFile } from '../config/json-file.js';
+import { OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, PREPROCESSOR_FILE } from '../config/preprocessor.js';
 
 const triple = z.tuple([z.number(), z.number(), z.number()]);
 const positiveInt = z.number().int().positive();
