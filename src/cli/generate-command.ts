@@ -9,6 +9,8 @@ import {
   type GenerateRequest,
   type GenerationEvent,
   type PixelValues,
+  type AnyresPixelValues,
+  writePixelValues,
 } from '../index.js';
 import { collect, parseNumber, parseWholeNumber } from './options.js';
 import { addReduceFlags, reducerFromFlags, strategyNames, type ReduceFlags } from './reduce-flags.js';
@@ -40,7 +42,7 @@ export function registerGenerateCommand(program: Command): void {
     .description('answer a prompt about an image with a llava-hf checkpoint')
     .requiredOption('--model <dir>', 'llava-hf checkpoint directory')
     .option('--image <file>', 'image file (JPEG, PNG, WebP, ...)')
-    .option('--pixel-values <file>', 'safetensors file with pixel_values [1,3,H,W] F32, instead of --image')
+    .option('--pixel-values <file>', 'safetensors file with pixel_values [1,3,H,W] F32 (LLaVA-NeXT: [1,crops,3,H,W] and image_sizes), instead of --image')
     .option('--prompt <text>', 'question, rendered with the chat template')
     .option('--raw-prompt <text>', 'prompt used verbatim; <image> marks where the image goes')
     .option('--max-new-tokens <n>', 'most tokens to generate', parseWholeNumber('--max-new-tokens', 1))
@@ -74,11 +76,11 @@ async function generateAction(flags: GenerateFlags): Promise<void> {
     ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
   }).finally(progress.stop);
   try {
-    let pixelValues: PixelValues | undefined;
+    let pixelValues: PixelValues | AnyresPixelValues | undefined;
     if (flags.pixelValues !== undefined) pixelValues = readPixelValues(flags.pixelValues);
     else if (flags.image !== undefined) pixelValues = await model.pixelValues(flags.image);
     if (flags.dumpPixelValues && pixelValues) {
-      writeSafetensors(flags.dumpPixelValues, [{ name: 'pixel_values', dtype: 'F32', shape: pixelValues.shape, data: pixelValues.data }]);
+      writePixelValues(flags.dumpPixelValues, pixelValues);
     }
     const request: GenerateRequest = {
       ...(pixelValues ? { pixelValues } : {}),

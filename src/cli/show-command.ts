@@ -63,6 +63,9 @@ function tokenCounts(reduction: ReductionRecord, imageTokens: number): string {
 /** The crop the model sees and what the strategy kept, from one prefill. */
 async function runPrefill(model: LlavaModel, flags: ShowFlags, reduce: TokenReducer | null): Promise<{ pixels: PixelValues; reduction: ReductionRecord }> {
   const pixels = await model.pixelValues(flags.image);
+  if ('imageSize' in pixels) {
+    throw new OptionError({ subject: 'show', expected: 'a LLaVA-1.5 checkpoint', found: 'LLaVA-NeXT (drawing its crops is not built yet)' });
+  }
   let reduction: ReductionRecord | null = null;
   for await (const event of model.generate({ pixelValues: pixels, prompt: flags.prompt, maxNewTokens: 1, reduce })) {
     if (event.type === 'prefill') reduction = event.reduction;

@@ -178,6 +178,13 @@ export function normalizeLlavaConfig(raw: unknown): LlavaArch {
   }
 
   const pinpoints = c.image_grid_pinpoints;
+  if (c.model_type === 'llava_next' && c.vision_feature_select_strategy !== 'default') {
+    throw new ConfigError({
+      subject: `${CONFIG_FILE}: vision_feature_select_strategy`,
+      expected: '"default" for llava_next (its tile grid has no class token)',
+      found: JSON.stringify(c.vision_feature_select_strategy),
+    });
+  }
   if (c.model_type === 'llava_next') {
     const bad = pinpoints?.find(([h, w]) => h % v.image_size !== 0 || w % v.image_size !== 0);
     if (!pinpoints || bad) {

@@ -7,7 +7,7 @@ import { KvCache } from '../runtime/kv-cache.js';
 import type { GenerationEvent, StopReason } from './events.js';
 import { createSampler, type SamplingOptions } from './sampling.js';
 import { StopStringFilter } from './stop-strings.js';
-import { encodeImage, type PixelValues } from './vision.js';
+import { encodeImage, type AnyresPixelValues, type PixelValues } from './vision.js';
 import { prefill } from './prefill.js';
 import type { TokenReducer } from '../reduce/types.js';
 
@@ -20,7 +20,7 @@ export interface IncrementalDecoder {
 export interface GenerationInput {
   /** Prompt ids with at most one image marker (`arch.imageTokenId`), not expanded. */
   readonly inputIds: readonly number[];
-  readonly pixelValues: PixelValues | null;
+  readonly pixelValues: PixelValues | AnyresPixelValues | null;
 }
 
 export interface GenerationSettings {

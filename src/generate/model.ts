@@ -5,7 +5,7 @@ import { loadLlavaConfig, type LlavaArch } from '../config/llava.js';
 import { loadPreprocessorConfig, type ImagePreprocessing } from '../config/preprocessor.js';
 import { openCheckpoint } from '../checkpoint/index.js';
 import { OptionError } from '../errors.js';
-import { decodeImage, decodeImageBuffer, preprocessImage } from '../image/index.js';
+import { anyresPixelValues, decodeImage, decodeImageBuffer, loadLlavaNextPreprocessorConfig, preprocessImage, type AnyresPreprocessing } from '../image/index.js';
 import { llavaWeights, storedName } from '../models/llava/weight-names.js';
 import { llavaTensorList } from '../models/llava/tensor-list.js';
 import { LlavaRuntime, type LoadProgress } from '../runtime/llava-runtime.js';
@@ -14,7 +14,7 @@ import type { GenerationEvent } from './events.js';
 import { generate } from './loop.js';
 import type { SamplingOptions } from './sampling.js';
 import type { TokenReducer } from '../reduce/types.js';
-import type { PixelValues } from './vision.js';
+import type { AnyresPixelValues, PixelValues } from './vision.js';
 
 export interface LoadOptions {
   /** Threads per operator (default: onnxruntime's choice, the machine's cores). */
@@ -27,8 +27,8 @@ export interface LoadOptions {
 export interface GenerateRequest {
   /** An image file path or its encoded bytes (JPEG, PNG, WebP, ...). */
   readonly image?: string | Uint8Array;
-  /** Pre-computed pixel values [1, 3, H, W], instead of `image`. */
-  readonly pixelValues?: PixelValues;
+  /** Pre-computed pixel values instead of `image`: [1, 3, H, W], or LLaVA-NeXT's crops with the image size. */
+  readonly pixelValues?: PixelValues | AnyresPixelValues;
   /** A question, rendered with the checkpoint's chat template. */
   readonly prompt?: string;
   /** Text used verbatim; its `<image>` marks where the image goes. */
@@ -54,6 +54,8 @@ export class LlavaModel {
     readonly dir: string,
     readonly arch: LlavaArch,
     readonly preprocessing: ImagePreprocessing,
+    /** LLaVA-NeXT's tiling settings; null for LLaVA-1.5. */
+    readonly anyresPreprocessing: AnyresPreprocessing | null,
     readonly tokenizer: TextTokenizer,
     readonly template: ChatTemplate | null,
     readonly runtime: LlavaRuntime,
@@ -65,6 +67,7 @@ export class LlavaModel {
     const start = performance.now();
     const arch = loadLlavaConfig(dir);
     const preprocessing = { ...loadPreprocessorConfig(dir), ...(options.padToSquare ? { padToSquare: true } : {}) };
+    const anyresPreprocessing = arch.anyres ? loadLlavaNextPreprocessorConfig(dir) : null;
     const tokenizer = loadTokenizer(dir);
     const template = loadChatTemplate(dir);
     const checkpoint = openCheckpoint(dir);
@@ -76,16 +79,16 @@ export class LlavaModel {
         ...(options.threads ? { intraOpThreads: options.threads } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       });
-      return new LlavaModel(dir, arch, preprocessing, tokenizer, template, runtime, performance.now() - start);
+      return new LlavaModel(dir, arch, preprocessing, anyresPreprocessing, tokenizer, template, runtime, performance.now() - start);
     } finally {
       checkpoint.close();
     }
   }
 
-  /** Decodes and preprocesses an image as the checkpoint's image processor does. */
-  async pixelValues(image: string | Uint8Array): Promise<PixelValues> {
+  /** Decodes and preprocesses an image as the checkpoint's image processor does (anyres tiling for LLaVA-NeXT). */
+  async pixelValues(image: string | Uint8Array): Promise<PixelValues | AnyresPixelValues> {
     const rgb = typeof image === 'string' ? await decodeImage(image) : await decodeImageBuffer(image, 'image bytes');
-    return preprocessImage(rgb, this.preprocessing);
+    return this.anyresPreprocessing ? anyresPixelValues(rgb, this.anyresPreprocessing) : preprocessImage(rgb, this.preprocessing);
   }
 
   /** The prompt text and its ids (image marker as one token), as the decoder will see them. */

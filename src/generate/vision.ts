@@ -3,13 +3,15 @@
 // vision stage (MustDrop's) merges tokens inside the tower and ranks key tokens by the class
 // token's attention at a later layer; the runtime applies the merge.
 // Legend: S = 1 + P vision tokens, P patch tokens, Dv vision hidden, D decoder hidden.
-import { ImageError } from '../errors.js';
-import type { PixelValues } from '../image/index.js';
+import { ImageError, OptionError } from '../errors.js';
+import { gridShape, nextImageTokenCount, unpaddedGrid, type AnyresPixelValues, type PixelValues } from '../image/index.js';
 import type { LlavaRuntime, VisionState } from '../runtime/llava-runtime.js';
 import { mergeVisionTokens } from '../runtime/vision-tokens.js';
 import type { VisionStage } from '../reduce/types.js';
 
-export type { PixelValues };
+import { packNextFeatures } from './next-features.js';
+
+export type { PixelValues, AnyresPixelValues };
 
 /** What a vision stage did, for results and pictures. */
 export interface VisionRecord {
@@ -27,7 +29,12 @@ export interface ImageEmbeddings {
   readonly vision: VisionRecord | null;
 }
 
-export async function encodeImage(runtime: LlavaRuntime, pixels: PixelValues, stage: VisionStage | null = null): Promise<ImageEmbeddings> {
+export async function encodeImage(
+  runtime: LlavaRuntime,
+  pixels: PixelValues | AnyresPixelValues,
+  stage: VisionStage | null = null,
+): Promise<ImageEmbeddings> {
+  if (runtime.arch.anyres) return encodeAnyresImage(runtime, pixels, stage);
   const { vision, visionLayersUsed, selectStrategy } = runtime.arch;
   const [, channels, height, width] = pixels.shape;
   if (channels !== 3 || height !== vision.imageSize || width !== vision.imageSize || pixels.data.length !== 3 * height * width) {
@@ -80,4 +87,48 @@ export async function encodeImage(runtime: LlavaRuntime, pixels: PixelValues, st
         }
       : null,
   };
+}
+
+/**
+ * LLaVA-NeXT: the base image and the tiles through the tower in one batch, then the packing:
+ * base tokens, the unpadded tile grid row by row with a newline after each row.
+ */
+async function encodeAnyresImage(runtime: LlavaRuntime, pixels: PixelValues | AnyresPixelValues, stage: VisionStage | null): Promise<ImageEmbeddings> {
+  const { vision, visionLayersUsed, anyres } = runtime.arch;
+  const S = vision.imageSize;
+  if (!('imageSize' in pixels) || pixels.shape.length !== 5 || pixels.shape[2] !== 3 || pixels.shape[3] !== S || pixels.shape[4] !== S) {
+    throw new ImageError({
+      subject: 'pixel_values',
+      expected: `LLaVA-NeXT input: shape [1, crops, 3, ${S}, ${S}] with image_sizes`,
+      found: `shape [${pixels.shape.join(', ')}]${'imageSize' in pixels ? '' : ' without image_sizes'}`,
+    });
+  }
+  if (stage) {
+    throw new OptionError({ subject: 'vision-stage reduction', expected: 'a LLaVA-1.5 checkpoint', found: 'LLaVA-NeXT (its flat-crop MustDrop mode is not built yet)' });
+  }
+  const g = vision.gridSize;
+  const expectedTokens = nextImageTokenCount(pixels.imageSize, anyres!.pinpoints, S, g);
+  const [rows, cols] = gridShape(pixels.imageSize, anyres!.pinpoints, S);
+  const crops = pixels.shape[1];
+  if (crops !== 1 + rows * cols) {
+    throw new ImageError({
+      subject: 'pixel_values',
+      expected: `${1 + rows * cols} crops (base + ${rows}x${cols} tiles for an image of ${pixels.imageSize[1]}x${pixels.imageSize[0]})`,
+      found: `${crops} crops`,
+    });
+  }
+  const embedded = await runtime.visionEmbeddings(pixels.data, crops);
+  const { state } = await runtime.visionLayers(0, visionLayersUsed, embedded);
+  const Dv = vision.hiddenSize;
+  const perCrop = vision.numPatches; // class token dropped (the `default` strategy NeXT uses)
+  const features = new Float32Array(crops * perCrop * Dv);
+  for (let c = 0; c < crops; c++) features.set(state.hidden.subarray((c * (perCrop + 1) + 1) * Dv, (c + 1) * (perCrop + 1) * Dv), c * perCrop * Dv);
+  const projected = await runtime.project(features, crops, perCrop);
+  const grid = unpaddedGrid(pixels.imageSize, rows * g, cols * g);
+  const embeddings = packNextFeatures(projected, runtime.arch.text.hiddenSize, g, cols, grid, runtime.imageNewline!);
+  const tokens = embeddings.length / runtime.arch.text.hiddenSize;
+  if (tokens !== expectedTokens) {
+    throw new ImageError({ subject: 'LLaVA-NeXT image tokens', expected: `${expectedTokens} (as the processor counts)`, found: String(tokens) });
+  }
+  return { embeddings, tokens, vision: null };
 }

@@ -36,18 +36,34 @@ export const TINY_SHAPE: TinyShape = {
   textKvHeads: 4,
 };
 
+/** llava-v1.6's canvases, [height, width], for a 336-pixel tower. */
+export const LLAVA_NEXT_PINPOINTS = [
+  [336, 672],
+  [672, 336],
+  [672, 672],
+  [1008, 336],
+  [336, 1008],
+] as const;
+
 export interface MakeTinyOptions {
   readonly outDir: string;
   readonly seed: number;
+  /** `llava` (LLaVA-1.5, default) or `llava-next` (anyres, llava-v1.6's pinpoints scaled to the image size). */
+  readonly arch?: 'llava' | 'llava-next';
   readonly shape?: Partial<TinyShape>;
   readonly dtype?: WritableDtype;
 }
 
+function pinpointsFor(imageSize: number): number[][] {
+  return LLAVA_NEXT_PINPOINTS.map(([h, w]) => [(h / 336) * imageSize, (w / 336) * imageSize]);
+}
+
 /** The config.json a tiny checkpoint of `shape` gets, written as llava-hf writes it. */
-export function tinyConfigJson(shape: TinyShape): Record<string, unknown> {
+export function tinyConfigJson(shape: TinyShape, arch: 'llava' | 'llava-next' = 'llava'): Record<string, unknown> {
   return {
-    architectures: ['LlavaForConditionalGeneration'],
-    model_type: 'llava',
+    architectures: [arch === 'llava' ? 'LlavaForConditionalGeneration' : 'LlavaNextForConditionalGeneration'],
+    model_type: arch === 'llava' ? 'llava' : 'llava_next',
+    ...(arch === 'llava-next' ? { image_grid_pinpoints: pinpointsFor(shape.imageSize) } : {}),
     image_token_index: 32000,
     pad_token_id: 32001,
     projector_hidden_act: 'gelu',
@@ -88,11 +104,12 @@ export function tinyConfigJson(shape: TinyShape): Record<string, unknown> {
   };
 }
 
-/** preprocessor_config.json of llava-hf/llava-1.5-7b-hf, at the tiny model's image size. */
-export function tinyPreprocessorJson(imageSize: number): Record<string, unknown> {
+/** preprocessor_config.json of llava-hf/llava-1.5-7b-hf (or llava-v1.6's), at the tiny model's image size. */
+export function tinyPreprocessorJson(imageSize: number, arch: 'llava' | 'llava-next' = 'llava'): Record<string, unknown> {
   return {
-    image_processor_type: 'CLIPImageProcessor',
-    processor_class: 'LlavaProcessor',
+    image_processor_type: arch === 'llava' ? 'CLIPImageProcessor' : 'LlavaNextImageProcessor',
+    processor_class: arch === 'llava' ? 'LlavaProcessor' : 'LlavaNextProcessor',
+    ...(arch === 'llava-next' ? { image_grid_pinpoints: pinpointsFor(imageSize), do_pad: true } : {}),
     do_resize: true,
     size: { shortest_edge: imageSize },
     resample: 3,
@@ -110,11 +127,11 @@ export function tinyPreprocessorJson(imageSize: number): Record<string, unknown>
 /** Writes the checkpoint; returns its normalised config. */
 export async function makeTinyCheckpoint(options: MakeTinyOptions): Promise<LlavaArch> {
   const shape = { ...TINY_SHAPE, ...options.shape };
-  const config = tinyConfigJson(shape);
+  const config = tinyConfigJson(shape, options.arch);
   const arch = normalizeLlavaConfig(config);
   mkdirSync(options.outDir, { recursive: true });
   writeFileSync(join(options.outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-  writeFileSync(join(options.outDir, 'preprocessor_config.json'), `${JSON.stringify(tinyPreprocessorJson(shape.imageSize), null, 2)}\n`);
+  writeFileSync(join(options.outDir, 'preprocessor_config.json'), `${JSON.stringify(tinyPreprocessorJson(shape.imageSize, options.arch), null, 2)}\n`);
   writeFileSync(join(options.outDir, 'generation_config.json'), `${JSON.stringify({ bos_token_id: 1, eos_token_id: 2, pad_token_id: 32001 }, null, 2)}\n`);
   await writeTinyTokenizer(options.outDir);
   const dtype = options.dtype ?? 'F32';
