@@ -11,6 +11,7 @@ import { openCheckpoint } from '../checkpoint/index.js';
 import { nextImageTokenCount } from '../image/index.js';
 import { referenceDecoder, referenceImageFeatures, referenceMergeEmbeddings } from '../models/reference/index.js';
 import { pyramidDrop } from '../reduce/pyramid-drop.js';
+import { mustDrop } from '../reduce/must-drop.js';
 import { expandImageMarker } from './loop.js';
 import { loadModel, type LlavaModel } from './model.js';
 import { packNextFeatures } from './next-features.js';
@@ -100,5 +101,24 @@ describe('LLaVA-NeXT end to end', () => {
       reduce: pyramidDrop({ layers: [1], ratios: [0.25] }),
     });
     assert.deepEqual(prefill.reduction!.imageTokensPerLayer, [2340, 585]);
+  });
+
+  it("runs MustDrop as its code does on NeXT: flat crops, equal merges per crop, a key set per crop", async () => {
+    const prefill = await prefillOf(model, { image: DEMO_IMAGE, prompt: QUESTION, reduce: mustDrop({ layers: [0], budget: 64 }) });
+    const vision = prefill.reduction!.vision!;
+    const perCrop = vision.mergedWindowsPerCrop!;
+    assert.equal(perCrop.length, 5);
+    const r = perCrop[0]!.length;
+    assert.ok(perCrop.every((windows) => windows.length === r), 'every crop merges the same count');
+    const tokensPerCrop = 576 - 8 * r;
+    assert.deepEqual(prefill.imageTokenRange, [5, 5 + 5 * tokensPerCrop]);
+    const covered = vision.imageTokenOrder.flat().sort((a, b) => a - b);
+    assert.deepEqual(covered, Array.from({ length: 5 * 576 }, (_, i) => i), 'each patch of each crop stands in exactly one token');
+    const keysPerCrop = Math.ceil(0.08 * tokensPerCrop);
+    assert.equal(vision.keySet.length, 5 * keysPerCrop);
+    for (let c = 0; c < 5; c++) {
+      const mine = vision.keySet.filter((k) => k >= c * tokensPerCrop && k < (c + 1) * tokensPerCrop);
+      assert.equal(mine.length, keysPerCrop, `crop ${c} keys`);
+    }
   });
 });

@@ -3,7 +3,7 @@
 // vision stage (MustDrop's) merges tokens inside the tower and ranks key tokens by the class
 // token's attention at a later layer; the runtime applies the merge.
 // Legend: S = 1 + P vision tokens, P patch tokens, Dv vision hidden, D decoder hidden.
-import { ImageError, OptionError } from '../errors.js';
+import { ImageError } from '../errors.js';
 import { gridShape, nextImageTokenCount, unpaddedGrid, type AnyresPixelValues, type PixelValues } from '../image/index.js';
 import type { LlavaRuntime, VisionState } from '../runtime/llava-runtime.js';
 import { mergeVisionTokens } from '../runtime/vision-tokens.js';
@@ -15,9 +15,11 @@ export type { PixelValues, AnyresPixelValues };
 
 /** What a vision stage did, for results and pictures. */
 export interface VisionRecord {
-  /** Strategy-specific ids of merged regions (MustDrop: 3x3 window ids), in merge order. */
+  /** Strategy-specific ids of merged regions (MustDrop: 3x3 window ids), in merge order; LLaVA-NeXT: the base crop's. */
   readonly mergedWindows: readonly number[];
-  /** For each image token the decoder sees, the original patch indices it stands for. */
+  /** LLaVA-NeXT (flat crops): each crop's merged window ids, base crop first. */
+  readonly mergedWindowsPerCrop?: readonly (readonly number[])[];
+  /** For each image token the decoder sees, the original patch indices it stands for (crop c's patches offset by c x patches per crop). */
   readonly imageTokenOrder: readonly (readonly number[])[];
   /** Protected key tokens, as indices into the image tokens the decoder sees. */
   readonly keySet: readonly number[];
@@ -52,7 +54,7 @@ export async function encodeImage(
   if (stage) {
     state = (await runtime.visionLayers(0, stage.mergeAfter, state)).state;
     done = stage.mergeAfter;
-    const merge = stage.merge({ hidden: state.hidden, hiddenSize: Dv, gridSize: vision.gridSize });
+    const merge = stage.merge([{ hidden: state.hidden, hiddenSize: Dv, gridSize: vision.gridSize }])?.[0];
     if (merge) {
       const hidden = mergeVisionTokens(state.hidden, Dv, merge.plan);
       order = merge.plan.groups.map((group) => group.flatMap((index) => order[index]!));
@@ -103,9 +105,6 @@ async function encodeAnyresImage(runtime: LlavaRuntime, pixels: PixelValues | An
       found: `shape [${pixels.shape.join(', ')}]${'imageSize' in pixels ? '' : ' without image_sizes'}`,
     });
   }
-  if (stage) {
-    throw new OptionError({ subject: 'vision-stage reduction', expected: 'a LLaVA-1.5 checkpoint', found: 'LLaVA-NeXT (its flat-crop MustDrop mode is not built yet)' });
-  }
   const g = vision.gridSize;
   const expectedTokens = nextImageTokenCount(pixels.imageSize, anyres!.pinpoints, S, g);
   const [rows, cols] = gridShape(pixels.imageSize, anyres!.pinpoints, S);
@@ -118,6 +117,7 @@ async function encodeAnyresImage(runtime: LlavaRuntime, pixels: PixelValues | An
     });
   }
   const embedded = await runtime.visionEmbeddings(pixels.data, crops);
+  if (stage) return encodeFlatCrops(runtime, embedded, stage);
   const { state } = await runtime.visionLayers(0, visionLayersUsed, embedded);
   const Dv = vision.hiddenSize;
   const perCrop = vision.numPatches; // class token dropped (the `default` strategy NeXT uses)
@@ -131,4 +131,50 @@ async function encodeAnyresImage(runtime: LlavaRuntime, pixels: PixelValues | An
     throw new ImageError({ subject: 'LLaVA-NeXT image tokens', expected: `${expectedTokens} (as the processor counts)`, found: String(tokens) });
   }
   return { embeddings, tokens, vision: null };
+}
+
+/**
+ * LLaVA-NeXT under a vision-stage strategy, as MustDrop's code runs it (ambiguity 22): crops merged
+ * each on its own grid, the tower run on as one batch, features concatenated flat (no unpadding, no
+ * newline tokens), key tokens chosen per crop. Labelled by `mergedWindowsPerCrop` in the record.
+ */
+async function encodeFlatCrops(runtime: LlavaRuntime, embedded: VisionState, stage: VisionStage): Promise<ImageEmbeddings> {
+  const { vision, visionLayersUsed } = runtime.arch;
+  const Dv = vision.hiddenSize;
+  const crops = embedded.batch;
+  let state = (await runtime.visionLayers(0, stage.mergeAfter, embedded)).state;
+  const cropHidden = (s: VisionState, c: number) => s.hidden.subarray(c * s.tokens * Dv, (c + 1) * s.tokens * Dv);
+  let orders: (readonly number[])[][] = Array.from({ length: crops }, (_, c) => Array.from({ length: vision.numPatches }, (_, p) => [c * vision.numPatches + p]));
+  const merges = stage.merge(Array.from({ length: crops }, (_, c) => ({ hidden: cropHidden(state, c), hiddenSize: Dv, gridSize: vision.gridSize })));
+  if (merges) {
+    const merged = merges.map((m, c) => mergeVisionTokens(cropHidden(state, c), Dv, m.plan));
+    const hidden = new Float32Array(merged.reduce((n, m) => n + m.length, 0));
+    merged.forEach((m, c) => hidden.set(m, c * m.length));
+    orders = merges.map((m, c) => m.plan.groups.map((group) => group.flatMap((index) => orders[c]![index]!)));
+    state = { hidden, batch: crops, tokens: merged[0]!.length / Dv };
+  }
+  const keyLayer = stage.keyAttentionLayer < 0 ? vision.numLayers + stage.keyAttentionLayer : stage.keyAttentionLayer;
+  const rowsAt = keyLayer < visionLayersUsed ? new Map([[keyLayer, [0]]]) : new Map<number, number[]>();
+  const encoded = await runtime.visionLayers(stage.mergeAfter, visionLayersUsed, state, rowsAt);
+  const keyAttention =
+    encoded.attentions.get(keyLayer) ?? (await runtime.visionLayers(visionLayersUsed, keyLayer + 1, encoded.state, new Map([[keyLayer, [0]]]))).attentions.get(keyLayer)!;
+  const S = encoded.state.tokens;
+  const perCrop = S - 1;
+  const features = new Float32Array(crops * perCrop * Dv);
+  for (let c = 0; c < crops; c++) features.set(cropHidden(encoded.state, c).subarray(Dv), c * perCrop * Dv);
+  const heads = vision.numHeads;
+  const keySet = Array.from({ length: crops }, (_, c) =>
+    stage.keyTokens(keyAttention.subarray(c * heads * S, (c + 1) * heads * S), heads, S).map((k) => c * perCrop + k),
+  ).flat();
+  const projected = await runtime.project(features, crops, perCrop);
+  return {
+    embeddings: projected,
+    tokens: crops * perCrop,
+    vision: {
+      mergedWindows: merges?.[0]?.mergedWindows ?? [],
+      mergedWindowsPerCrop: merges ? merges.map((m) => m.mergedWindows) : Array.from({ length: crops }, () => []),
+      imageTokenOrder: orders.flat(),
+      keySet,
+    },
+  };
 }

@@ -63,8 +63,8 @@ function keepingEverything(strategy: TokenReducer): TokenReducer {
       ? {
           vision: {
             ...vision,
-            merge(context) {
-              vision.merge(context);
+            merge(images) {
+              vision.merge(images);
               return undefined;
             },
           },

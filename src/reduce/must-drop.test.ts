@@ -68,7 +68,7 @@ describe('mustdrop vision stage', () => {
   });
 
   it('merges windows at or above the threshold, most similar first, then unmerged patches in raster order', () => {
-    const merge = vision.merge({ hidden, hiddenSize: 4, gridSize: 6 })!;
+    const merge = vision.merge([{ hidden, hiddenSize: 4, gridSize: 6 }])![0]!;
     assert.deepEqual(merge.mergedWindows, [3, 1]);
     const window = (wy: number, wx: number) => [0, 1, 2, 3, 4, 5, 6, 7, 8].map((i) => (wy * 3 + Math.floor(i / 3)) * 6 + wx * 3 + (i % 3));
     const unmerged = Array.from({ length: 36 }, (_, p) => p).filter((p) => windowOf(p) === 0 || windowOf(p) === 2);
@@ -78,14 +78,27 @@ describe('mustdrop vision stage', () => {
 
   it('merges nothing when no window reaches the threshold', () => {
     const dissimilar = patchHidden(6, 4, (p) => (p % 2 === 0 ? [1, 0, 0, 0] : [0, 0, 1, 0]));
-    assert.equal(vision.merge({ hidden: dissimilar, hiddenSize: 4, gridSize: 6 }), undefined);
+    assert.equal(vision.merge([{ hidden: dissimilar, hiddenSize: 4, gridSize: 6 }]), undefined);
   });
 
   it('on a grid that is not a multiple of the window, leaves the leftover rows and columns unmerged', () => {
     const same = patchHidden(4, 2, () => [1, 1]);
-    const merge = mustDrop({ mergeThreshold: 0.5 }).vision!.merge({ hidden: same, hiddenSize: 2, gridSize: 4 })!;
+    const merge = mustDrop({ mergeThreshold: 0.5 }).vision!.merge([{ hidden: same, hiddenSize: 2, gridSize: 4 }])![0]!;
     assert.deepEqual(merge.mergedWindows, [0]);
     assert.deepEqual(merge.plan.groups, [[0, 1, 2, 4, 5, 6, 8, 9, 10], [3], [7], [11], [12], [13], [14], [15]]);
+  });
+
+  it('over several crops, every crop merges the fewest count any crop reaches, its own windows', () => {
+    const twoSimilar = patchHidden(6, 4, (p) => (Math.floor(Math.floor(p / 6) / 3) * 2 + Math.floor((p % 6) / 3) < 2 ? [1, 0, 0, 0] : p % 2 === 0 ? [1, 0, 0, 0] : [0, 0, 1, 0]));
+    const merges = vision.merge([
+      { hidden, hiddenSize: 4, gridSize: 6 }, // windows 1 and 3 reach the threshold
+      { hidden: twoSimilar, hiddenSize: 4, gridSize: 6 }, // windows 0 and 1 do, equally
+    ])!;
+    assert.deepEqual(merges.map((m) => m.mergedWindows), [[3, 1], [0, 1]]);
+    const oneSimilar = patchHidden(6, 4, (p) => (Math.floor(Math.floor(p / 6) / 3) * 2 + Math.floor((p % 6) / 3) === 2 ? [1, 0, 0, 0] : p % 2 === 0 ? [1, 0, 0, 0] : [0, 0, 1, 0]));
+    const fewest = vision.merge([{ hidden, hiddenSize: 4, gridSize: 6 }, { hidden: oneSimilar, hiddenSize: 4, gridSize: 6 }])!;
+    assert.deepEqual(fewest.map((m) => m.mergedWindows), [[3], [2]]);
+    assert.equal(fewest[0]!.plan.groups.length, fewest[1]!.plan.groups.length);
   });
 
   it('keys: the top ceil(0.08 N) patches by head-mean class attention, ascending', () => {

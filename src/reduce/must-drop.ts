@@ -10,6 +10,9 @@
 //   positions are each layer's cache length (the code's quirk, ambiguity 17) unless corrected.
 // A grid that is not a multiple of the window: only whole windows are candidates; the leftover
 // rows and columns are never merged and stay in raster order with the other unmerged patches.
+// LLaVA-NeXT, as MustDrop's code does it (ambiguity 22): crops concatenated flat (no unpadding, no
+// newline tokens), every crop merging the same number r (the fewest over the crops) of its own
+// windows, and a key set per crop.
 import { z } from 'zod';
 import { OptionError } from '../errors.js';
 import { parseOptions } from './options.js';
@@ -83,17 +86,23 @@ function windowPatches(wy: number, wx: number, gridSize: number, window: number)
 function visionStage(window: number, mergeThreshold: number, keyRate: number): VisionStage {
   return {
     mergeAfter: 1,
-    merge({ hidden, hiddenSize, gridSize }): VisionMerge | undefined {
-      const similarities = windowSimilarities(hidden, hiddenSize, gridSize, window);
-      const perSide = Math.floor(gridSize / window);
-      // The r most similar windows, r = how many reach the threshold, most similar first.
-      const order = Array.from(similarities.keys()).sort((a, b) => similarities[b]! - similarities[a]! || a - b);
-      const merged = order.slice(0, similarities.filter((s) => s >= mergeThreshold).length);
-      if (merged.length === 0) return undefined;
-      const groups = merged.map((id) => windowPatches(Math.floor(id / perSide), id % perSide, gridSize, window));
-      const inMerged = new Set(groups.flat());
-      const rest = Array.from({ length: gridSize * gridSize }, (_, p) => p).filter((p) => !inMerged.has(p));
-      return { plan: { groups: [...groups, ...rest.map((p) => [p])] }, mergedWindows: merged };
+    merge(images): VisionMerge[] | undefined {
+      const similarities = images.map(({ hidden, hiddenSize, gridSize }) => windowSimilarities(hidden, hiddenSize, gridSize, window));
+      // r = how many windows reach the threshold, the fewest over the images (crops), so every
+      // image merges the same count; each merges its own r most similar windows, most similar first.
+      const r = Math.min(...similarities.map((sims) => sims.filter((s) => s >= mergeThreshold).length));
+      if (r === 0) return undefined;
+      return images.map(({ gridSize }, i) => {
+        const sims = similarities[i]!;
+        const perSide = Math.floor(gridSize / window);
+        const merged = Array.from(sims.keys())
+          .sort((a, b) => sims[b]! - sims[a]! || a - b)
+          .slice(0, r);
+        const groups = merged.map((id) => windowPatches(Math.floor(id / perSide), id % perSide, gridSize, window));
+        const inMerged = new Set(groups.flat());
+        const rest = Array.from({ length: gridSize * gridSize }, (_, p) => p).filter((p) => !inMerged.has(p));
+        return { plan: { groups: [...groups, ...rest.map((p) => [p])] }, mergedWindows: merged };
+      });
     },
     keyAttentionLayer: -1, // the last CLIP layer (MustDrop: layer 23 of CLIP-L)
     keyTokens(attention, numHeads, tokens) {

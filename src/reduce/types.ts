@@ -25,12 +25,16 @@ export interface VisionMerge {
 export interface VisionStage {
   /** CLIP layers run before `merge` is called. */
   readonly mergeAfter: number;
-  merge(context: VisionLayerContext): VisionMerge | undefined;
+  /**
+   * One merge per image of the batch (LLaVA-NeXT's crops; one image for LLaVA-1.5), each with the
+   * same number of groups, since the tower goes on with the images as one batch; or undefined.
+   */
+  merge(images: readonly VisionLayerContext[]): readonly VisionMerge[] | undefined;
   /** CLIP layer whose class-token attention ranks the protected key tokens; negative counts from the end. */
   readonly keyAttentionLayer: number;
   /**
-   * Key tokens, as indices into the image tokens the decoder will see, from the class token's
-   * attention [H, 1, S] at `keyAttentionLayer`. Prefill strategies that honour them never drop them.
+   * Key tokens of one image, as indices into its image tokens, from its class token's attention
+   * [H, 1, S] at `keyAttentionLayer`. Prefill strategies that honour them never drop them.
    */
   keyTokens(attention: Float32Array, numHeads: number, tokens: number): number[];
 }
