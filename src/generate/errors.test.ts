@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeTinyCheckpoint } from '../tools/make-tiny.js';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../checkpoint/index.js';
-import { CheckpointError, ConfigError, ImageError, PromptError, TokenizerError, type VisdropError } from '../errors.js';
+import { CheckpointError, ConfigError, ImageError, OptionError, PromptError, TokenizerError, type VisdropError } from '../errors.js';
+import { fastV } from '../reduce/fastv.js';
 import { loadModel, type LlavaModel } from './model.js';
 
 const DEMO_IMAGE = join(import.meta.dirname, '..', '..', 'assets', 'demo.jpg');
@@ -139,6 +140,10 @@ describe('bad input', () => {
     it('a prompt longer than the context once the image tokens are in', async () => {
       const long = `USER: <image>\n${'hello '.repeat(3600)}ASSISTANT:`;
       await assertRejects(drain(model, { image: DEMO_IMAGE, rawPrompt: long }), PromptError, '4096', '576 image');
+    });
+
+    it('a token reduction without an image', async () => {
+      await assertRejects(drain(model, { rawPrompt: 'USER: hello ASSISTANT:', reduce: fastV() }), OptionError, '--reduce fastv', 'no image');
     });
 
     it('pixel values of the wrong shape', async () => {
