@@ -1,14 +1,17 @@
 // `visdrop show`: draws which image patches a token-reduction strategy keeps at each stage, over
-// the preprocessed crop the model sees (PyramidDrop's figure 5); for a strategy with a vision stage
-// (MustDrop) also the merge, with merged windows outlined and key tokens marked. It runs one prefill
-// (one new token) to get the strategy's record of what it merged and kept, then writes a PNG.
+// the preprocessed crop the model sees (PyramidDrop's figure 5), or on LLaVA-NeXT over its base
+// image beside the reassembled tiles; for a strategy with a vision stage (MustDrop) also the merge,
+// with merged windows outlined and key tokens marked. It runs one prefill (one new token) to get
+// the strategy's record of what it merged and kept, then writes a PNG.
 import { accessSync, constants, writeFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { GraphError, ImageError, loadModel, OptionError, type LlavaModel, type PixelValues, type ReductionRecord, type TokenReducer } from '../index.js';
-import { drawStages } from '../show/draw-stages.js';
+import { GraphError, ImageError, loadModel, OptionError, type AnyresPixelValues, type LlavaModel, type PixelValues, type ReductionRecord, type TokenReducer } from '../index.js';
+import { drawStages, type PanelImage } from '../show/draw-stages.js';
+import { NEXT_PADDING_LABEL, nextPicture } from '../show/next-picture.js';
+import { nextImageTokens, nextTokenLayout } from '../show/next-tokens.js';
 import { pixelValuesToRgb } from '../show/preprocessed-rgb.js';
-import { stagePanels, strategyTitle } from '../show/stage-panels.js';
+import { stagePanels, strategyTitle, type TokenGrid } from '../show/stage-panels.js';
 import { addReduceFlags, reducerFromFlags, STRATEGY_NAMES, strategyNames, type ReduceFlags } from './reduce-flags.js';
 import { loadProgressBar } from './progress.js';
 import { parseWholeNumber } from './options.js';
@@ -26,7 +29,7 @@ interface ShowFlags extends ReduceFlags {
 export function registerShowCommand(program: Command): void {
   const command = program
     .command('show')
-    .description("draw the image patches a reduction strategy keeps at each stage, over the model's preprocessed crop")
+    .description("draw the image patches a reduction strategy keeps at each stage, over the model's preprocessed crop (LLaVA-NeXT: its base image and tiles)")
     .requiredOption('--model <dir>', 'llava-hf checkpoint directory')
     .requiredOption('--image <file>', 'image file (JPEG, PNG, WebP, ...)')
     .requiredOption('--prompt <text>', 'question the strategy ranks image tokens for')
@@ -56,22 +59,54 @@ function checkPaths(image: string, out: string): void {
 /** "576 -> 384 (24 windows merged, 31 key tokens) -> 37 -> ...": the merge, if any, then each stage. */
 function tokenCounts(reduction: ReductionRecord, imageTokens: number): string {
   const { vision } = reduction;
-  const merge = vision ? [`${reduction.imageTokensPerLayer[0]} (${vision.mergedWindows.length} windows merged, ${vision.keySet.length} key tokens)`] : [];
+  // LLaVA-NeXT's crops each merge windows of their own.
+  const windows = vision?.mergedWindowsPerCrop?.flat().length ?? vision?.mergedWindows.length;
+  const merge = vision ? [`${reduction.imageTokensPerLayer[0]} (${windows} windows merged, ${vision.keySet.length} key tokens)`] : [];
   return [String(imageTokens), ...merge, ...reduction.stages.map((s) => String(s.keptImageTokens.length))].join(' -> ');
 }
 
-/** The crop the model sees and what the strategy kept, from one prefill. */
-async function runPrefill(model: LlavaModel, flags: ShowFlags, reduce: TokenReducer | null): Promise<{ pixels: PixelValues; reduction: ReductionRecord }> {
+/** The crops the model sees and what the strategy kept, from one prefill. */
+async function runPrefill(model: LlavaModel, flags: ShowFlags, reduce: TokenReducer | null): Promise<{ pixels: PixelValues | AnyresPixelValues; reduction: ReductionRecord }> {
   const pixels = await model.pixelValues(flags.image);
-  if ('imageSize' in pixels) {
-    throw new OptionError({ subject: 'show', expected: 'a LLaVA-1.5 checkpoint', found: 'LLaVA-NeXT (drawing its crops is not built yet)' });
-  }
   let reduction: ReductionRecord | null = null;
   for await (const event of model.generate({ pixelValues: pixels, prompt: flags.prompt, maxNewTokens: 1, reduce })) {
     if (event.type === 'prefill') reduction = event.reduction;
   }
   if (reduction === null) throw new GraphError({ subject: 'show: prefill', expected: 'a reduction record', found: 'none' });
   return { pixels, reduction };
+}
+
+/** How the decoder's image tokens map to patches, and the picture the panels show. */
+interface Geometry {
+  readonly grid: TokenGrid;
+  readonly picture: PanelImage;
+}
+
+/** LLaVA-1.5: the one crop under a square patch grid. */
+function clipGeometry(model: LlavaModel, pixels: PixelValues): Geometry {
+  // With the `full` feature selection CLIP's class token is the first image token; it is no patch.
+  return {
+    grid: { imageTokens: model.arch.imageTokensPerImage, classTokens: model.arch.selectStrategy === 'full' ? 1 : 0 },
+    picture: { image: pixelValuesToRgb(pixels, model.preprocessing), gridSize: model.arch.vision.gridSize },
+  };
+}
+
+/**
+ * LLaVA-NeXT: the base image and the tiled canvas, its padding hatched; under a vision stage
+ * (MustDrop's flat mode: every crop's patches have tokens, nothing unpadded) no hatching.
+ */
+function nextGeometry(model: LlavaModel, pixels: AnyresPixelValues, reduction: ReductionRecord): Geometry {
+  const { vision, anyres } = model.arch;
+  const layout = nextTokenLayout(pixels.imageSize, anyres!.pinpoints, vision.imageSize, vision.gridSize);
+  const { image, patchRects, cropPatchRects, padding } = nextPicture(pixels, layout, model.anyresPreprocessing!);
+  if (reduction.vision) {
+    const crops = pixels.shape[1];
+    return { grid: { imageTokens: crops * vision.numPatches, classTokens: 0, flatCrops: crops }, picture: { image, patchRects: cropPatchRects } };
+  }
+  return {
+    grid: { imageTokens: nextImageTokens(layout), classTokens: 0, next: layout },
+    picture: { image, patchRects, hatched: { rects: padding, label: NEXT_PADDING_LABEL } },
+  };
 }
 
 async function showAction(flags: ShowFlags): Promise<void> {
@@ -89,16 +124,9 @@ async function showAction(flags: ShowFlags): Promise<void> {
     ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
   }).finally(progress.stop);
   const { pixels, reduction } = await runPrefill(model, flags, reduce).finally(() => model.release());
-  // With the `full` feature selection CLIP's class token is the first image token; it is no patch.
-  const grid = { imageTokens: model.arch.imageTokensPerImage, classTokens: model.arch.selectStrategy === 'full' ? 1 : 0 };
+  const { grid, picture } = 'imageSize' in pixels ? nextGeometry(model, pixels, reduction) : clipGeometry(model, pixels);
   const { panels, legend } = stagePanels(reduction, grid);
-  const png = await drawStages({
-    image: pixelValuesToRgb(pixels, model.preprocessing),
-    gridSize: model.arch.vision.gridSize,
-    title: strategyTitle(reduction),
-    panels,
-    legend,
-  });
+  const png = await drawStages({ ...picture, title: strategyTitle(reduction), panels, legend });
   try {
     writeFileSync(flags.out, png);
   } catch (error) {

@@ -1,5 +1,6 @@
-// `visdrop flops` run as a user runs it: the --json contract (exactly four fields), the table, and
-// one-line errors with a non-zero exit; plus the table's number and stage formats.
+// `visdrop flops` run as a user runs it: the --json contract (exactly four fields, a fifth with the
+// count --image-size gave), the table, and one-line errors with a non-zero exit; plus the table's
+// number and stage formats.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -33,6 +34,37 @@ describe('visdrop flops', () => {
     assert.match(result.stdout, /^ratio +32\.45 % of no reduction \(154\.64 GFLOPs per layer\)$/m);
     assert.match(result.stdout, /^tokens +576 image, 36 text$/m);
     assert.match(result.stdout, /^image tokens +2×576 → 38×144$/m);
+  });
+
+  it('counts LLaVA-NeXT image tokens from --image-size and prints the count in the table and the JSON', () => {
+    const args = ['flops', '--preset', 'llava-next-7b', '--image-size', '640x480', '--reduce', 'pdrop', '--accounting', 'pdrop'];
+    const table = visdrop(...args);
+    assert.equal(table.status, 0, table.stderr);
+    assert.match(table.stdout, /^tokens +2340 image \(from a 640x480 image: 2 rows x 2 columns of tiles\), text not counted$/m);
+    assert.match(table.stdout, /^image tokens +8×2340 → 8×1170 → 8×585 → 8×292$/m);
+    const json = visdrop(...args, '--json');
+    assert.equal(json.status, 0, json.stderr);
+    const output = JSON.parse(json.stdout);
+    assert.deepEqual(Object.keys(output), ['flops', 'ratio', 'averageImageTokens', 'imageTokensPerLayer', 'imageTokens']);
+    assert.equal(output.imageTokens, 2340);
+    assert.equal(output.imageTokensPerLayer[0], 2340);
+  });
+
+  it('refuses --image-size with --image-tokens, a malformed size, and a LLaVA-1.5 preset, in one line', () => {
+    for (const [args, line] of [
+      [['--preset', 'llava-next-7b', '--image-size', '640x480', '--image-tokens', '2340'], 'visdrop: --image-tokens / --image-size: expected exactly one of them, found both'],
+      [['--preset', 'llava-next-7b'], 'visdrop: --image-tokens / --image-size: expected exactly one of them, found neither'],
+      [['--preset', 'llava-next-7b', '--image-size', '640x'], 'visdrop: --image-size: expected WIDTHxHEIGHT in pixels, two whole numbers >= 1 (e.g. 640x480), found "640x"'],
+      [
+        ['--preset', 'llava-1.5-7b', '--image-size', '640x480'],
+        'visdrop: --image-size: expected a LLaVA-NeXT model (--preset llava-next-7b, or a llava_next config.json); give --image-tokens otherwise, found llava-1.5-7b (model_type "llava")',
+      ],
+    ] as const) {
+      const result = visdrop('flops', ...args, '--accounting', 'full');
+      assert.equal(result.status, 1, args.join(' '));
+      assert.equal(result.stdout, '');
+      assert.equal(result.stderr, `${line}\n`);
+    }
   });
 
   it('fails with one line naming the flag, and a non-zero exit', () => {

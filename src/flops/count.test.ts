@@ -201,6 +201,14 @@ describe('full accounting', () => {
     assert.equal(result.flops, decoderPrefillFlops(NEXT_7B.text, 2920) + visionFlops(NEXT_7B, 2880));
     assert.equal(visionFlops(NEXT_7B, 2880), 5 * visionFlops(NEXT_7B, 576));
   });
+
+  it('runs the tower once per LLaVA-NeXT crop and the projector over every full crop, when the crops are known', () => {
+    // A 640x480 image: 5 crops, 2340 tokens after unpadding; the projector ran on 5 x 576 rows before it.
+    assert.equal(visionFlops(NEXT_7B, 2340, 5), 5 * visionFlops(NEXT_7B, 576));
+    const result = countFlops({ text: NEXT_7B.text, vision: NEXT_7B, imageTokens: 2340, crops: 5, textTokens: 40, accounting: 'full' });
+    assert.equal(result.flops, decoderPrefillFlops(NEXT_7B.text, 2380) + 5 * visionFlops(NEXT_7B, 576));
+    assert.throws(() => countFlops({ text: NEXT_7B.text, vision: NEXT_7B, imageTokens: 2340, crops: 0, textTokens: 40, accounting: 'full' }), OptionError);
+  });
 });
 
 describe('countFlops checks', () => {

@@ -16,6 +16,8 @@ export interface FlopsInput {
   readonly vision?: LlavaArch;
   /** Image tokens entering the decoder (N): the ratio's baseline keeps them all in every layer. */
   readonly imageTokens: number;
+  /** `full` with `vision`: LLaVA-NeXT's crops (base + tiles) when known; see visionFlops. */
+  readonly crops?: number;
   /**
    * Image tokens entering each decoder layer. Default: the reducer's plan for N, else N everywhere.
    * The papers' accountings take fractional counts (the FastV paper's tables use (1 - R)·576 unrounded).
@@ -73,7 +75,7 @@ function decoderFlops(input: FlopsInput, perLayer: readonly number[], reducer: T
       const scoring = reducer
         ? reducer.boundaries.reduce((total, b) => total + scoringFlops(reducer, t, textTokens + perLayer[b - 1]!), 0)
         : 0;
-      const vision = input.vision ? visionFlops(input.vision, input.imageTokens) : 0;
+      const vision = input.vision ? visionFlops(input.vision, input.imageTokens, input.crops) : 0;
       return sum((n) => decoderLayerFlops(t, textTokens + n)) + lastRowLogitsFlops(t) + scoring + vision;
     }
   }
@@ -130,6 +132,9 @@ function checkCounts(input: FlopsInput, perLayer: readonly number[]): void {
   const kind = whole ? 'a whole number' : 'a number';
   if (!isCount(N, 1)) throw new OptionError({ subject: '--image-tokens', expected: `${kind} >= 1`, found: String(N) });
   if (!isCount(textTokens, 0)) throw new OptionError({ subject: '--text-tokens', expected: `${kind} >= 0`, found: String(textTokens) });
+  if (input.crops !== undefined && !(Number.isInteger(input.crops) && input.crops >= 1)) {
+    throw new OptionError({ subject: 'crops', expected: 'a whole number >= 1', found: String(input.crops) });
+  }
   if (perLayer.length !== input.text.numLayers || !perLayer.every((n) => isCount(n, 0) && n <= N)) {
     throw new OptionError({
       subject: 'imageTokensPerLayer',

@@ -52,19 +52,22 @@ export function nextLayerScoresFlops(t: TextArch, tokens: number, rows: number):
 /**
  * FLOPs of encoding images into `imageTokens` decoder tokens as the engine's vision timing covers
  * it: the patch convolution and the CLIP layers that run (`visionLayersUsed`, over S = patches +
- * class token) once per image, and the projector over the image tokens. An image gives
- * `imageTokensPerImage` tokens, so larger counts (LLaVA-NeXT's crops: 2880 = 5 x 576) are taken as
- * ceil(tokens / imageTokensPerImage) tower runs.
+ * class token) once per image, and the projector. An image gives `imageTokensPerImage` tokens, so
+ * without `crops` larger counts (LLaVA-NeXT's: 2880 = 5 x 576) are taken as
+ * ceil(tokens / imageTokensPerImage) tower runs and the projector runs over the tokens. With
+ * LLaVA-NeXT's `crops` (base + tiles) the tower runs once per crop and the projector over every
+ * crop's full grid, since unpadding and newlines come after it.
  */
-export function visionFlops(arch: LlavaArch, imageTokens = arch.imageTokensPerImage): number {
+export function visionFlops(arch: LlavaArch, imageTokens = arch.imageTokensPerImage, crops?: number): number {
   const v = arch.vision;
   const S = v.numPatches + 1;
   const Dv = v.hiddenSize;
   const patchEmbedding = 2 * v.numPatches * Dv * 3 * v.patchSize * v.patchSize;
   const perLayer = 2 * S * (4 * Dv * Dv + 2 * Dv * v.intermediateSize) + 2 * 2 * S * S * Dv;
   const Dt = arch.text.hiddenSize;
-  const projector = 2 * imageTokens * (Dv * Dt + Dt * Dt);
-  const images = Math.ceil(imageTokens / arch.imageTokensPerImage);
+  const projectedRows = crops === undefined ? imageTokens : crops * arch.imageTokensPerImage;
+  const projector = 2 * projectedRows * (Dv * Dt + Dt * Dt);
+  const images = crops ?? Math.ceil(imageTokens / arch.imageTokensPerImage);
   return images * (patchEmbedding + arch.visionLayersUsed * perLayer) + projector;
 }
 

@@ -1,12 +1,18 @@
 // `visdrop flops` output: the --json object (exactly flops, ratio, averageImageTokens and
-// imageTokensPerLayer) and a small readable table, FLOPs in the unit the accounting's paper prints
-// (PyramidDrop: TFLOPs in total; FastV: GFLOPs, "B", per layer).
+// imageTokensPerLayer, then imageTokens when an image size gave the count) and a small readable
+// table, FLOPs in the unit the accounting's paper prints (PyramidDrop: TFLOPs in total; FastV:
+// GFLOPs, "B", per layer).
 import type { Accounting, FlopsResult } from './count.js';
 import type { ResolvedFlopsOptions } from './options.js';
 
-export function flopsJson(result: FlopsResult): FlopsResult {
+export interface FlopsJson extends FlopsResult {
+  /** The image tokens counted from --image-size; absent when --image-tokens gave them. */
+  readonly imageTokens?: number;
+}
+
+export function flopsJson(result: FlopsResult, resolved?: ResolvedFlopsOptions): FlopsJson {
   const { flops, ratio, averageImageTokens, imageTokensPerLayer } = result;
-  return { flops, ratio, averageImageTokens, imageTokensPerLayer };
+  return { flops, ratio, averageImageTokens, imageTokensPerLayer, ...(resolved?.image ? { imageTokens: resolved.input.imageTokens } : {}) };
 }
 
 const ACCOUNTING_TITLES: Readonly<Record<Accounting, string>> = {
@@ -34,8 +40,12 @@ export function formatStages(perLayer: readonly number[]): string {
   return stages.map((s) => `${s.layers}×${s.tokens}`).join(' → ');
 }
 
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 export function formatFlopsTable(resolved: ResolvedFlopsOptions, result: FlopsResult): string {
-  const { input, model } = resolved;
+  const { input, model, image } = resolved;
   const t = input.text;
   const reducer = input.reducer;
   // Ratios such as 0.19^3 print as 0.006859, not 0.0068590000000000005.
@@ -44,11 +54,12 @@ export function formatFlopsTable(resolved: ResolvedFlopsOptions, result: FlopsRe
     ? `${reducer.name} ${Object.entries(reducer.options).map(([key, value]) => `${key}=${Array.isArray(value) ? value.map(show).join(',') : show(value)}`).join(' ')}`
     : 'none';
   const text = input.accounting === 'pdrop' ? 'text not counted' : `${input.textTokens} text`;
+  const from = image ? ` (from a ${image.width}x${image.height} image: ${plural(image.tileRows, 'row')} x ${plural(image.tileCols, 'column')} of tiles)` : '';
   const rows: [string, string][] = [
     ['accounting', `${input.accounting} (${ACCOUNTING_TITLES[input.accounting]})`],
     ['model', `${model} (d ${t.hiddenSize}, MLP ${t.intermediateSize}, ${t.numLayers} layers)`],
     ['strategy', strategy],
-    ['tokens', `${input.imageTokens} image, ${text}${input.vision ? ', vision tower and projector counted' : ''}`],
+    ['tokens', `${input.imageTokens} image${from}, ${text}${input.vision ? ', vision tower and projector counted' : ''}`],
     ['FLOPs', formatFlops(result.flops, input.accounting)],
     ['ratio', `${(100 * result.ratio).toFixed(2)} % of no reduction (${formatFlops(result.flops / result.ratio, input.accounting)})`],
     ['avg image tokens', String(Number(result.averageImageTokens.toFixed(2)))],

@@ -1,10 +1,23 @@
-// Models `visdrop flops --preset` knows: the bench's LLaVA-1.5 configs, and LLaVA-NeXT-7B, which
-// counts as LLaVA-1.5-7B does because the decoder (Vicuna-7B) and the CLIP-L/336 tower are the same;
-// what differs is the image token count (anyres crops, up to 2880), which comes from --image-tokens.
-// NeXT stays out of the bench's list: the engine runs model_type "llava" only, not "llava_next".
+// Models `visdrop flops --preset` knows: the bench's LLaVA-1.5 configs, and LLaVA-NeXT-7B
+// (llava-v1.6-vicuna-7b-hf): LLaVA-1.5-7B's Vicuna-7B and CLIP-L/336 with NeXT's anyres pinpoints,
+// from which --image-size counts its image tokens. The bench's list stays LLaVA-1.5.
 import { PRESETS, type RawLlavaConfig } from '../bench/presets.js';
+
+/** llava-v1.6's `image_grid_pinpoints`, [height, width]: 2x1, 1x2, 2x2, 3x1 and 1x3 tiles of 336. */
+export const NEXT_PINPOINTS = [
+  [336, 672],
+  [672, 336],
+  [672, 672],
+  [1008, 336],
+  [336, 1008],
+] as const;
 
 export const FLOPS_PRESETS: Readonly<Record<string, RawLlavaConfig>> = {
   ...PRESETS,
-  'llava-next-7b': PRESETS['llava-1.5-7b']!,
+  'llava-next-7b': {
+    ...PRESETS['llava-1.5-7b']!,
+    architectures: ['LlavaNextForConditionalGeneration'],
+    model_type: 'llava_next',
+    image_grid_pinpoints: NEXT_PINPOINTS,
+  },
 };

@@ -2,7 +2,9 @@
 // their pixels, dropped ones are dimmed by the stated blend, panels sit where layout says, the
 // canvas wraps after four panels, the caption and title bands hold rendered text and grow when
 // text wraps; outlines cover exactly the 2-pixel inner border of their group's rectangle, marks
-// exactly the disc and ring at its centre, and the legend's swatches are painted the same way.
+// exactly the disc and ring at its centre, and the legend's swatches are painted the same way;
+// patches given as rectangles dim only those rectangles, hatched regions carry the stated lines
+// over dimmed pixels (and a label where it fits), and wide panels take fewer to a row.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
@@ -14,7 +16,11 @@ import {
   DIM_GREY,
   DIM_KEEP,
   drawStages,
+  gridRects,
   groupRect,
+  HATCH_LINE,
+  HATCH_PERIOD,
+  HATCH_RGB,
   layout,
   LEGEND_HEIGHT,
   MARGIN,
@@ -24,6 +30,8 @@ import {
   MARK_RING_RGB,
   OUTLINE_RGB,
   OUTLINE_WIDTH,
+  PANELS_PER_ROW,
+  panelsPerRow,
   patchRect,
   TITLE_HEIGHT,
   TITLE_LINE,
@@ -220,8 +228,9 @@ describe('outlines and marks', () => {
   });
 
   it('groupRect spans every patch of the group', () => {
-    assert.deepEqual(groupRect(windowOf(1, 1), 6, 72, 72), { left: 36, top: 36, width: 36, height: 36 });
-    assert.deepEqual(groupRect([8, 15], 6, 72, 72), { left: 24, top: 12, width: 24, height: 24 });
+    const rects = gridRects(6, 72, 72);
+    assert.deepEqual(groupRect(windowOf(1, 1), rects), { left: 36, top: 36, width: 36, height: 36 });
+    assert.deepEqual(groupRect([8, 15], rects), { left: 24, top: 12, width: 24, height: 24 });
   });
 
   it('refuses empty groups and patches outside the grid', async () => {
@@ -264,5 +273,98 @@ describe('legend and wrapping', () => {
     assert.deepEqual(wrapText('after 3 layers: 36 kept (6.3%)', 336, 15), ['after 3 layers: 36 kept (6.3%)']);
     assert.deepEqual(wrapText('a, b, c', 1, 15), ['a,', 'b,', 'c'], 'an item wider than the line gets a line of its own');
     assert.deepEqual(wrapText('layers=2,6,10,14', 10, 15), ['layers=2,6,10,14'], 'commas inside a value are no break');
+  });
+});
+
+/** What hatching paints at (x, y) of a region, counted from the panel's corner, over source `v`. */
+function hatchedAt(x: number, y: number, source: number[]): number[] {
+  return (x + y) % HATCH_PERIOD < HATCH_LINE ? [...HATCH_RGB] : source.map((v) => Math.round(v * DIM_KEEP + (1 - DIM_KEEP) * DIM_GREY));
+}
+
+describe('patch rectangles and hatching', () => {
+  // 72x72: patches are three rectangles; columns 48..71 are a hatched region of no patch.
+  const patchRects = [
+    { left: 0, top: 0, width: 24, height: 24 },
+    { left: 24, top: 0, width: 24, height: 24 },
+    { left: 0, top: 36, width: 12, height: 36 },
+  ];
+  // The label is too long for the region, so every pixel of it is hatching.
+  const hatched = { rects: [{ left: 48, top: 0, width: 24, height: 72 }], label: 'padding removed by unpadding (no tokens)' };
+
+  it('dims the rectangles of dropped patches only, hatches the regions without tokens, and leaves the rest', async () => {
+    const img = await decode(await drawStages({ image: WINDOWS, patchRects, hatched, title: 't', panels: [{ keptPatches: [1], outlined: [[0, 2]], caption: '' }] }));
+    const at = layout(1, 72, 72).panels[0]!;
+    const dim = (v: number[]) => v.map((c) => Math.round(c * DIM_KEEP + (1 - DIM_KEEP) * DIM_GREY));
+    const inside = (r: Rect, x: number, y: number) => x >= r.left && x < r.left + r.width && y >= r.top && y < r.top + r.height;
+    // The outline around patches 0 and 2 spans their bounding rectangle, 0..23 x 0..71.
+    const outlined = (x: number, y: number) => x < 24 && (x < OUTLINE_WIDTH || x >= 24 - OUTLINE_WIDTH || y < OUTLINE_WIDTH || y >= 72 - OUTLINE_WIDTH);
+    for (let y = 0; y < 72; y++) {
+      for (let x = 0; x < 72; x++) {
+        const source = sourceAt(x, y, WINDOWS);
+        let want = source;
+        if (outlined(x, y)) want = [...OUTLINE_RGB];
+        else if (inside(hatched.rects[0]!, x, y)) want = hatchedAt(x, y, source);
+        else if (inside(patchRects[0]!, x, y) || inside(patchRects[2]!, x, y)) want = dim(source);
+        assert.deepEqual(rgbAt(img, at.left + x, at.top + y), want, `pixel (${x}, ${y})`);
+      }
+    }
+  });
+
+  it('hatches every panel alike, with or without dimming', async () => {
+    const panels = [
+      { keptPatches: null, caption: '' },
+      { keptPatches: [], caption: '' },
+    ];
+    const img = await decode(await drawStages({ image: WINDOWS, patchRects, hatched, title: 't', panels }));
+    for (const at of layout(2, 72, 72).panels) {
+      for (const [x, y] of [[48, 0], [49, 0], [50, 0], [60, 37], [71, 71]] as const) assert.deepEqual(rgbAt(img, at.left + x, at.top + y), hatchedAt(x, y, sourceAt(x, y, WINDOWS)));
+    }
+  });
+
+  it('labels a hatched region large enough for its label, on a dark box', async () => {
+    const image = gradient(240);
+    const region = { left: 0, top: 0, width: 240, height: 40 };
+    const img = await decode(await drawStages({ image, gridSize: 4, hatched: { rects: [region], label: 'padding' }, title: 't', panels: [{ keptPatches: null, caption: '' }] }));
+    const at = layout(1, 240, 240).panels[0]!;
+    // Hatch-line pixels around the centre (120, 20), under the label's box, are no longer line grey.
+    for (const [x, y] of [[116, 20], [117, 20], [124, 20], [125, 20]] as const) {
+      assert.ok((x + y) % HATCH_PERIOD < HATCH_LINE, `(${x}, ${y}) lies on a hatch line`);
+      assert.notDeepEqual(rgbAt(img, at.left + x, at.top + y), [...HATCH_RGB], `(${x}, ${y}) under the label`);
+    }
+    assert.deepEqual(rgbAt(img, at.left + 4, at.top + 4), hatchedAt(4, 4, sourceAt(4, 4, image)), 'outside the box: hatching');
+  });
+
+  it('shows the hatching in the legend', async () => {
+    const img = await decode(await drawStages({ image: WINDOWS, patchRects, title: 't', panels: [{ keptPatches: null, caption: '' }], legend: [{ swatch: 'hatched', label: 'padding' }] }));
+    const band = layout(1, 72, 72, { legend: true }).legendTop;
+    let lines = 0;
+    for (let y = band; y < band + LEGEND_HEIGHT; y++) for (let x = 0; x < img.width; x++) if (rgbAt(img, x, y).join() === HATCH_RGB.join()) lines++;
+    assert.ok(lines > 10, `hatch lines in the legend (${lines} pixels)`);
+  });
+
+  it('refuses rectangles outside the image or empty, and an empty patch list', async () => {
+    const panels = [{ keptPatches: null, caption: '' }];
+    await assert.rejects(drawStages({ image: WINDOWS, patchRects: [{ left: 60, top: 0, width: 24, height: 24 }], title: '', panels }), OptionError);
+    await assert.rejects(drawStages({ image: WINDOWS, patchRects: [{ left: 0, top: 0, width: 0, height: 24 }], title: '', panels }), OptionError);
+    await assert.rejects(drawStages({ image: WINDOWS, patchRects: [], title: '', panels }), OptionError);
+    await assert.rejects(drawStages({ image: WINDOWS, patchRects, hatched: { rects: [{ left: 0, top: 70, width: 4, height: 4 }], label: '' }, title: '', panels }), OptionError);
+    await assert.rejects(drawStages({ image: WINDOWS, patchRects, title: '', panels: [{ keptPatches: [3], caption: '' }] }), OptionError);
+  });
+});
+
+describe('panels per row', () => {
+  it('puts four LLaVA-1.5 crops in a row, two LLaVA-NeXT 2x2 panels, one 1x3 panel', () => {
+    assert.equal(panelsPerRow(336), PANELS_PER_ROW);
+    assert.equal(panelsPerRow(48), PANELS_PER_ROW);
+    assert.equal(panelsPerRow(336 + 16 + 672), 2);
+    assert.equal(panelsPerRow(336 + 16 + 336), 3);
+    assert.equal(panelsPerRow(336 + 16 + 1008), 1);
+    assert.equal(panelsPerRow(5000), 1);
+  });
+
+  it('wraps wide panels to the next row sooner', () => {
+    const place = layout(3, 1024, 672);
+    assert.equal(place.width, MARGIN + 2 * (1024 + MARGIN));
+    assert.deepEqual([place.panels[2]!.left, place.panels[2]!.top], [MARGIN, place.panels[0]!.top + 672 + CAPTION_HEIGHT + MARGIN]);
   });
 });

@@ -2,7 +2,10 @@
 // has one 336x336 panel per stage, each stage panel dims exactly the patches the strategy dropped;
 // with MustDrop the vision panel outlines as many windows and marks as many key tokens as the
 // merge reported, and each later panel keeps the patches of its kept tokens clear, nine for a kept
-// merged window; bad --reduce or --out values fail in one line before the model loads.
+// merged window; bad --reduce or --out values fail in one line before the model loads. On a tiny
+// LLaVA-NeXT checkpoint each panel is the base image beside the 2x2 tile canvas, its padding rows
+// hatched alike in every panel, and each stage dims the drawn patches of its dropped tokens (the
+// newlines, which have no patch, account for the rest); MustDrop's flat crops draw without hatching.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -10,7 +13,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { layout, MARK_RGB, OUTLINE_RGB, OUTLINE_WIDTH, patchRect, type Rect } from './draw-stages.js';
+import { DIM_GREY, DIM_KEEP, HATCH_LINE, HATCH_PERIOD, HATCH_RGB, layout, MARK_RGB, OUTLINE_RGB, OUTLINE_WIDTH, patchRect, type Rect } from './draw-stages.js';
+import { NEXT_GAP } from './next-picture.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const DEMO_IMAGE = join(ROOT, 'assets', 'demo.jpg');
@@ -130,5 +134,83 @@ describe('visdrop show', () => {
     assert.equal(run.status, 1);
     assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
     assert.ok(run.stderr.includes(out), run.stderr);
+  });
+});
+
+describe('visdrop show on LLaVA-NeXT', () => {
+  let work: string;
+  let model: string;
+  before(() => {
+    work = mkdtempSync(join(tmpdir(), 'visdrop-show-next-'));
+    model = join(work, 'tiny-next');
+    const made = visdrop('make-tiny', '--out', model, '--seed', '0', '--arch', 'llava-next');
+    assert.equal(made.status, 0, made.stderr);
+  });
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  // The 480x360 demo image: the 672x672 canvas (2x2 tiles), fitted 672x504 between 84-pixel black
+  // bands, which are feature rows 0..5 and 42..47; rows 6..41 have tokens.
+  const PANEL = { width: 336 + NEXT_GAP + 672, height: 672 };
+  const CANVAS_LEFT = 336 + NEXT_GAP;
+  const drawnPatches: Rect[] = [
+    ...Array.from({ length: 576 }, (_, p) => patchRect(p, 24, 336, 336)),
+    ...Array.from({ length: 36 * 48 }, (_, i) => ({ left: CANVAS_LEFT + (i % 48) * 14, top: (6 + Math.floor(i / 48)) * 14, width: 14, height: 14 })),
+  ];
+
+  async function read(out: string) {
+    const { data, info } = await sharp(out).raw().toBuffer({ resolveWithObject: true });
+    const pixel = (at: Rect, x: number, y: number) => [...data.subarray(((at.top + y) * info.width + at.left + x) * info.channels, ((at.top + y) * info.width + at.left + x) * info.channels + 3)];
+    return { info, pixel };
+  }
+
+  it('draws the base image and the tile canvas per PyramidDrop stage, padding hatched, dropped patches dimmed', async () => {
+    const out = join(work, 'next-pdrop.png');
+    const run = visdrop('show', '--model', model, '--image', DEMO_IMAGE, '--prompt', 'What is in the picture?', '--reduce', 'pdrop', '--pdrop-layers', '1,2,3', '--out', out);
+    assert.equal(run.status, 0, run.stderr);
+    const counts = /image tokens 2340 -> (\d+) -> (\d+) -> (\d+)\n/.exec(run.stderr);
+    assert.ok(counts, run.stderr);
+    const kept = counts.slice(1).map(Number);
+    assert.deepEqual(kept, [1170, 585, 292]);
+    const { info, pixel } = await read(out);
+    // Four panels of 1024x672, two a row, under the title and the legend (hatching, dropped).
+    const place = layout(4, PANEL.width, PANEL.height, { legend: true });
+    assert.deepEqual([info.width, info.height], [place.width, place.height]);
+    assert.deepEqual([info.width, info.height], [2096, 1498]);
+    const [all, ...stages] = place.panels as [Rect, ...Rect[]];
+    // The hatched bands over black padding: line grey, or black dimmed (0.25 * 0 + 0.75 * 40 = 30),
+    // the same in every panel. Sampled away from the label at the band's centre.
+    const dimmedBlack = Math.round((1 - DIM_KEEP) * DIM_GREY);
+    for (const at of place.panels) {
+      for (const [x, y] of [[0, 0], [1, 0], [5, 3], [200, 83], [671, 588], [100, 671]] as const) {
+        const want = (x + y) % HATCH_PERIOD < HATCH_LINE ? [...HATCH_RGB] : [dimmedBlack, dimmedBlack, dimmedBlack];
+        assert.deepEqual(pixel(at, CANVAS_LEFT + x, y), want, `band pixel (${x}, ${y})`);
+      }
+    }
+    // Each stage dims exactly the drawn patches of its dropped tokens: all but the kept tokens that
+    // are not newlines, of which there are 36 at most.
+    const changed = (at: Rect) =>
+      drawnPatches.filter((r) => {
+        for (let y = r.top; y < r.top + r.height; y++) for (let x = r.left; x < r.left + r.width; x++) if (pixel(at, x, y).join() !== pixel(all, x, y).join()) return true;
+        return false;
+      }).length;
+    stages.forEach((at, i) => {
+      const keptNewlines = kept[i]! - (drawnPatches.length - changed(at));
+      assert.ok(keptNewlines >= 0 && keptNewlines <= 36, `stage ${i}: ${keptNewlines} newlines kept`);
+    });
+  });
+
+  it("draws MustDrop's flat crops without hatching: every tile cell has a token", async () => {
+    const out = join(work, 'next-mustdrop.png');
+    const thresholds = ['--mustdrop-global-thr', '0.005', '--mustdrop-individual-thr', '0.005'];
+    const run = visdrop('show', '--model', model, '--image', DEMO_IMAGE, '--prompt', 'What is in the picture?', '--reduce', 'mustdrop', '--mustdrop-layers', '1,2', ...thresholds, '--out', out);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /image tokens 2880 -> \d+ \(\d+ windows merged, \d+ key tokens\) -> \d+ -> \d+\n/);
+    const { info, pixel } = await read(out);
+    // All tokens, the vision stage, two filter stages; captions and the title may wrap.
+    const place = [1, 2, 3]
+      .flatMap((titleLines) => [1, 2].map((captionLines) => layout(4, PANEL.width, PANEL.height, { titleLines, captionLines, legend: true })))
+      .find((p) => p.height === info.height && p.width === info.width);
+    assert.ok(place, `no 4-panel layout is ${info.width}x${info.height}`);
+    assert.deepEqual(pixel(place.panels[0]!, CANVAS_LEFT + 1, 0), [0, 0, 0], 'the padding shows as the black the processor padded with');
   });
 });

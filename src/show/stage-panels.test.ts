@@ -1,8 +1,9 @@
 // stagePanels on hand-made reduction records over a 6x6 grid with two merged 3x3 windows: kept
 // merged tokens keep all nine of their patches (checked in the drawn pixels too), outlines follow
 // kept merged tokens, marks follow key tokens still present, captions count them, a class token
-// shifts indices and stands for no patch, inconsistent records are refused; and the title flattens
-// a composition's nested options.
+// shifts indices and stands for no patch, inconsistent records are refused; on a small LLaVA-NeXT
+// layout newlines stand for no patch and captions count them, and flat crops count every crop's
+// merges; and the title flattens a composition's nested options.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
@@ -10,6 +11,7 @@ import { GraphError } from '../errors.js';
 import type { ReductionRecord } from '../generate/prefill.js';
 import type { RgbImage } from '../image/index.js';
 import { drawStages, layout, patchRect } from './draw-stages.js';
+import type { NextTokenLayout } from './next-tokens.js';
 import { stagePanels, strategyTitle, tokenPatches } from './stage-panels.js';
 
 /** 3x3 window (wy, wx) of the 6x6 grid, as patch indices. */
@@ -143,6 +145,68 @@ describe('stagePanels', () => {
     assert.deepEqual(full[1]!.caption, 'vision: 2 windows merged (37 -> 21), 2 key tokens');
     assert.deepEqual(full[2]!.keptPatches, WIN3);
     assert.deepEqual(full[2]!.marked, [WIN3]);
+  });
+});
+
+/** 2x2 tiles of 2x2 patches, feature rows 1 and 2 kept: tokens 0-3 base, 4-7 and 9-12 tile cells, 8 and 13 newlines. */
+const NEXT: NextTokenLayout = { patchesPerSide: 2, tileRows: 2, tileCols: 2, grid: { top: 1, left: 0, height: 2, width: 4 } };
+const NEXT_GRID = { imageTokens: 14, classTokens: 0, next: NEXT };
+
+describe('stagePanels on LLaVA-NeXT', () => {
+  const pdrop = (kept: number[], grid = NEXT_GRID): ReductionRecord => ({
+    strategy: 'pdrop',
+    options: {},
+    stages: [{ afterLayer: 1, keptImageTokens: kept }],
+    imageTokensPerLayer: [grid.imageTokens, kept.length],
+  });
+
+  it('maps base and tile tokens to their drawn patches and newlines to none', () => {
+    const patchesOf = tokenPatches(pdrop([]), NEXT_GRID);
+    assert.deepEqual([0, 3, 4, 7, 8, 9, 12, 13].map(patchesOf), [[0], [3], [4], [7], [], [8], [11], []]);
+    assert.throws(() => patchesOf(14), GraphError);
+  });
+
+  it('counts base, tile and newline tokens in the captions, and keeps only patches clear', () => {
+    const { panels, legend } = stagePanels(pdrop([0, 4, 8, 12]), NEXT_GRID);
+    assert.deepEqual(
+      panels.map((p) => [p.keptPatches, p.caption]),
+      [
+        [null, 'all 14 image tokens: base 4 (left), tiles 8 (2x2, right), newlines 2'],
+        [[0, 4, 11], 'after 1 layer: 4 kept (28.6%), base 1, tiles 2, newlines 1 kept, 1 dropped'],
+      ],
+    );
+    assert.deepEqual(legend, [
+      { swatch: 'hatched', label: 'padding removed by unpadding (no tokens)' },
+      { swatch: 'dimmed', label: 'dropped' },
+    ]);
+  });
+
+  it('leaves the hatching out of the legend when unpadding removed nothing', () => {
+    const full = { imageTokens: 4 + 4 * 5, classTokens: 0, next: { ...NEXT, grid: { top: 0, left: 0, height: 4, width: 4 } } };
+    assert.deepEqual(stagePanels(pdrop([23], full), full).legend, [{ swatch: 'dimmed', label: 'dropped' }]);
+  });
+
+  it('refuses a count other than the packing gives, and a vision stage on the packed layout', () => {
+    assert.throws(() => tokenPatches(pdrop([]), { ...NEXT_GRID, imageTokens: 16 }), GraphError);
+    assert.throws(() => tokenPatches({ ...pdrop([]), vision: { mergedWindows: [], imageTokenOrder: [], keySet: [] } }, NEXT_GRID), GraphError);
+  });
+
+  it("counts every flat crop's merged windows and names the flat layout", () => {
+    // Five crops of four patches, each merging its patches 0 and 1: 15 tokens.
+    const order = Array.from({ length: 5 }, (_, c) => [[4 * c, 4 * c + 1], [4 * c + 2], [4 * c + 3]]).flat();
+    const record: ReductionRecord = {
+      strategy: 'mustdrop',
+      options: {},
+      stages: [{ afterLayer: 1, keptImageTokens: [0, 4] }],
+      imageTokensPerLayer: [15, 15, 2],
+      vision: { mergedWindows: [0], mergedWindowsPerCrop: [[0], [0], [0], [0], [0]], imageTokenOrder: order, keySet: [0] },
+    };
+    const { panels } = stagePanels(record, { imageTokens: 20, classTokens: 0, flatCrops: 5 });
+    assert.deepEqual(
+      panels.map((p) => p.caption),
+      ['all 20 image tokens: 5 crops of 4, flat (no unpadding, no newlines)', 'vision: 5 windows merged (20 -> 15), 1 key token', 'after 1 layer: 2 kept (10%), 1 of 1 key token'],
+    );
+    assert.deepEqual(panels[2]!.keptPatches, [0, 1, 6]);
   });
 });
 

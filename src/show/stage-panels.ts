@@ -2,29 +2,51 @@
 // with a vision stage (MustDrop) the merge, its merged windows outlined and its key tokens marked;
 // then one panel per decoder stage, the patches of kept tokens clear and the rest dimmed. Kept
 // indices name image tokens the decoder saw first; after a merge one token stands for several
-// patches (`vision.imageTokenOrder`), so a kept merged token keeps all of its patches clear.
+// patches (`vision.imageTokenOrder`), so a kept merged token keeps all of its patches clear. On
+// LLaVA-NeXT a token is a base or tile patch, or a row's newline, which has no patch: captions count those.
 import { GraphError } from '../errors.js';
 import type { ReductionRecord } from '../generate/prefill.js';
 import type { LegendEntry, StagePanel } from './draw-stages.js';
+import { NEXT_PADDING_LABEL, nextDrawnPatch } from './next-picture.js';
+import { nextImageTokens, nextTokenPlace, type NextTokenLayout } from './next-tokens.js';
 
 export interface TokenGrid {
   /** Image tokens the decoder sees without any reduction (the architecture's count). */
   readonly imageTokens: number;
   /** Leading image tokens that stand for no patch: CLIP's class token under the `full` feature selection. */
   readonly classTokens: number;
+  /** LLaVA-NeXT's packing; patches are then numbered as next-picture.ts draws them (nextDrawnPatch). */
+  readonly next?: NextTokenLayout;
+  /** LLaVA-NeXT under a vision stage (MustDrop's flat mode): this many crops' tokens one after another. */
+  readonly flatCrops?: number;
 }
 
 export interface Panels {
   readonly panels: StagePanel[];
-  /** Explains outlines, marks and dimming; empty without a vision stage, whose pictures need none. */
+  /**
+   * Explains outlines, marks and dimming with a vision stage, hatching and dimming on LLaVA-NeXT;
+   * empty for LLaVA-1.5 without a vision stage, whose pictures need none.
+   */
   readonly legend: LegendEntry[];
 }
 
 /**
- * The patches each image token the decoder first saw stands for: none for a class token, its
- * `imageTokenOrder` entry after a merge, else the one patch in raster order.
+ * The patches each image token the decoder first saw stands for: none for a class token or a
+ * LLaVA-NeXT newline, its `imageTokenOrder` entry after a merge, else the one patch in raster order
+ * (on LLaVA-NeXT, the drawn base or tile patch).
  */
 export function tokenPatches(reduction: ReductionRecord, grid: TokenGrid): (token: number) => readonly number[] {
+  const { next } = grid;
+  if (next) {
+    // The engine merges no LLaVA-NeXT tokens, and the grid's count must be the packing's.
+    if (reduction.vision || grid.classTokens !== 0 || grid.imageTokens !== nextImageTokens(next)) {
+      throw new GraphError({
+        subject: `${reduction.strategy} reduction record on LLaVA-NeXT`,
+        expected: `no vision stage and ${nextImageTokens(next)} image tokens, no class token`,
+        found: `${reduction.vision ? 'a vision stage' : 'no vision stage'}, ${grid.imageTokens} image tokens, ${grid.classTokens} class tokens`,
+      });
+    }
+  }
   const order = reduction.vision?.imageTokenOrder;
   const tokens = order ? grid.classTokens + order.length : grid.imageTokens;
   // The record's own count of image tokens entering layer 0 must agree, or every index would be off.
@@ -35,6 +57,10 @@ export function tokenPatches(reduction: ReductionRecord, grid: TokenGrid): (toke
   return (token) => {
     if (!Number.isInteger(token) || token < 0 || token >= tokens) {
       throw new GraphError({ subject: `${reduction.strategy} reduction record`, expected: `image token indices in 0..${tokens - 1}`, found: String(token) });
+    }
+    if (next) {
+      const patch = nextDrawnPatch(nextTokenPlace(token, next), next);
+      return patch === null ? [] : [patch];
     }
     if (token < grid.classTokens) return [];
     const patch = token - grid.classTokens;
@@ -60,15 +86,17 @@ export function stagePanels(reduction: ReductionRecord, grid: TokenGrid): Panels
   // patches it stands for. A key on a class token (no patch) has nothing to mark.
   const outlinedAmong = (tokens: readonly number[]) => tokens.map(patchesOf).filter((patches) => patches.length > 1);
   const markedAmong = (tokens: readonly number[]) => tokens.map(patchesOf).filter((patches) => patches.length > 0);
-  const panels: StagePanel[] = [{ keptPatches: null, caption: `all ${grid.imageTokens} image tokens` }];
+  const panels: StagePanel[] = [{ keptPatches: null, caption: allCaption(grid) }];
   if (vision) {
     const after = grid.classTokens + vision.imageTokenOrder.length;
     const all = Array.from({ length: after }, (_, t) => t);
+    // On LLaVA-NeXT every crop merges its own windows; `mergedWindows` holds the base crop's only.
+    const windows = vision.mergedWindowsPerCrop?.flat().length ?? vision.mergedWindows.length;
     panels.push({
       keptPatches: null,
       outlined: outlinedAmong(all),
       marked: markedAmong(keys),
-      caption: `vision: ${plural(vision.mergedWindows.length, 'window')} merged (${grid.imageTokens} -> ${after}), ${plural(keys.length, 'key token')}`,
+      caption: `vision: ${plural(windows, 'window')} merged (${grid.imageTokens} -> ${after}), ${plural(keys.length, 'key token')}`,
     });
   }
   for (const stage of reduction.stages) {
@@ -76,21 +104,47 @@ export function stagePanels(reduction: ReductionRecord, grid: TokenGrid): Panels
     const keptSet = new Set(kept);
     const keysKept = keys.filter((k) => keptSet.has(k));
     const caption = `after ${plural(stage.afterLayer, 'layer')}: ${kept.length} kept (${percent(kept.length, grid.imageTokens)})`;
+    const details = grid.next ? [nextKeptCounts(kept, grid.next)] : vision && keys.length > 0 ? [`${keysKept.length} of ${plural(keys.length, 'key token')}`] : [];
     panels.push({
       keptPatches: kept.flatMap(patchesOf),
       outlined: outlinedAmong(kept),
       marked: markedAmong(keysKept),
-      caption: vision && keys.length > 0 ? `${caption}, ${keysKept.length} of ${plural(keys.length, 'key token')}` : caption,
+      caption: [caption, ...details].join(', '),
     });
   }
-  const legend: LegendEntry[] = vision
-    ? [
-        { swatch: 'outline', label: 'merged window (one token)' },
-        ...(keys.length > 0 ? [{ swatch: 'mark' as const, label: 'key token (top CLIP class-token attention)' }] : []),
-        ...(reduction.stages.length > 0 ? [{ swatch: 'dimmed' as const, label: 'dropped' }] : []),
-      ]
-    : [];
+  const dropped: LegendEntry[] = reduction.stages.length > 0 ? [{ swatch: 'dimmed', label: 'dropped' }] : [];
+  const next = grid.next;
+  let legend: LegendEntry[] = [];
+  if (vision) {
+    legend = [
+      { swatch: 'outline', label: 'merged window (one token)' },
+      ...(keys.length > 0 ? [{ swatch: 'mark' as const, label: 'key token (top CLIP class-token attention)' }] : []),
+      ...dropped,
+    ];
+  } else if (next) {
+    const padded = next.grid.height < next.tileRows * next.patchesPerSide || next.grid.width < next.tileCols * next.patchesPerSide;
+    legend = [...(padded ? [{ swatch: 'hatched' as const, label: NEXT_PADDING_LABEL }] : []), ...dropped];
+  }
   return { panels, legend };
+}
+
+/**
+ * "all 576 image tokens"; LLaVA-NeXT: "all 2340 image tokens: base 576 (left), tiles 1728 (2x2,
+ * right), newlines 36", or flat "all 2880 image tokens: 5 crops of 576, flat (no unpadding, no newlines)".
+ */
+function allCaption(grid: TokenGrid): string {
+  const all = `all ${grid.imageTokens} image tokens`;
+  if (grid.flatCrops !== undefined) return `${all}: ${grid.flatCrops} crops of ${grid.imageTokens / grid.flatCrops}, flat (no unpadding, no newlines)`;
+  if (!grid.next) return all;
+  const { patchesPerSide: g, tileRows, tileCols, grid: kept } = grid.next;
+  return `${all}: base ${g * g} (left), tiles ${kept.height * kept.width} (${tileRows}x${tileCols}, right), newlines ${kept.height}`;
+}
+
+/** "base 301, tiles 852, newlines 17 kept, 19 dropped": where the kept tokens of a LLaVA-NeXT stage lie. */
+function nextKeptCounts(kept: readonly number[], next: NextTokenLayout): string {
+  const count = { base: 0, tile: 0, newline: 0 };
+  for (const token of kept) count[nextTokenPlace(token, next).kind]++;
+  return `base ${count.base}, tiles ${count.tile}, newlines ${count.newline} kept, ${next.grid.height - count.newline} dropped`;
 }
 
 /** Option values for the title: arrays comma-joined, nested options (a composition's) under dotted keys. */
