@@ -1,6 +1,6 @@
 // `visdrop generate`: streams an answer to stdout and statistics to stderr, or prints one JSON
 // object with --json. The flags are a contract other tools rely on (see README).
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import {
   loadModel,
   OptionError,
@@ -16,6 +16,7 @@ import { collect, parseNumber, parseWholeNumber } from './options.js';
 import { addReduceFlags, reducerFromFlags, strategyNames, type ReduceFlags } from './reduce-flags.js';
 import { loadProgressBar } from './progress.js';
 import { runCommand } from './run-command.js';
+import { WEIGHT_FORMATS, type WeightFormat } from '../quant/format.js';
 
 interface GenerateFlags extends ReduceFlags {
   model: string;
@@ -30,6 +31,7 @@ interface GenerateFlags extends ReduceFlags {
   seed?: number;
   stop?: string[];
   threads?: number;
+  weights: WeightFormat;
   padToSquare?: boolean;
   json?: boolean;
   dumpLogits?: string;
@@ -52,6 +54,11 @@ export function registerGenerateCommand(program: Command): void {
     .option('--seed <s>', 'seed for sampling', parseWholeNumber('--seed', 0))
     .option('--stop <text>', 'stop when this text appears (repeatable)', collect)
     .option('--threads <n>', 'threads per operator', parseWholeNumber('--threads', 1))
+    .addOption(
+      new Option('--weights <format>', 'Linear weights: f32 as stored, q8 int8 (about 3x faster prefill), q4 4-bit (smallest)')
+        .choices(WEIGHT_FORMATS)
+        .default('f32'),
+    )
     .option('--pad-to-square', "pad the image to a square with the mean colour first (original LLaVA's pad mode)")
     .option('--json', 'print one JSON object instead of streaming text')
     .option('--dump-logits <file>', 'write the last prompt position logits [vocab] as safetensors')
@@ -72,6 +79,7 @@ async function generateAction(flags: GenerateFlags): Promise<void> {
   const progress = loadProgressBar(!flags.json);
   const model = await loadModel(flags.model, {
     ...(flags.threads ? { threads: flags.threads } : {}),
+    weights: flags.weights,
     ...(flags.padToSquare ? { padToSquare: true } : {}),
     ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
   }).finally(progress.stop);

@@ -15,8 +15,10 @@ import { generate } from './loop.js';
 import type { SamplingOptions } from './sampling.js';
 import type { TokenReducer } from '../reduce/types.js';
 import type { AnyresPixelValues, PixelValues } from './vision.js';
+import type { WeightFormatOptions } from '../quant/format.js';
 
-export interface LoadOptions {
+/** `weights` picks f32, q8 or q4 Linear layers (see WeightFormatOptions); default f32. */
+export interface LoadOptions extends WeightFormatOptions {
   /** Threads per operator (default: onnxruntime's choice, the machine's cores). */
   readonly threads?: number;
   /** Pad images to a square with the mean colour before resizing (original LLaVA's `pad` mode). */
@@ -77,6 +79,8 @@ export class LlavaModel {
       for (const { name, shape } of llavaTensorList(arch)) checkpoint.checkFloatTensor(storedName(checkpoint, name), shape);
       const runtime = await LlavaRuntime.create(arch, llavaWeights(checkpoint), {
         ...(options.threads ? { intraOpThreads: options.threads } : {}),
+        ...(options.weights ? { weights: options.weights } : {}),
+        ...(options.q4BlockSize ? { q4BlockSize: options.q4BlockSize } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       });
       return new LlavaModel(dir, arch, preprocessing, anyresPreprocessing, tokenizer, template, runtime, performance.now() - start);

@@ -1,18 +1,34 @@
 // A scoped ONNX graph builder: typed inputs, outputs, initialisers and nodes, serialised to a
 // ModelProto with onnx-proto. Model code never touches protobuf; it calls the typed ops in ops.ts.
+// Nodes live in the default domain or in onnxruntime's com.microsoft contrib domain (quantised MatMuls).
 import onnxProto from 'onnx-proto';
 import { GraphError } from '../errors.js';
 
 const { onnx } = onnxProto;
 
 /** Element types the engine's graphs use, named as onnxruntime-node's tensors name them. */
-export type ElementType = 'float32' | 'int64' | 'bool';
+export type ElementType = 'float32' | 'int64' | 'bool' | 'int8' | 'uint8';
+
+/** The typed array that holds an initialiser of each element type (bool as one byte per value). */
+export interface ElementArrays {
+  float32: Float32Array;
+  int64: BigInt64Array;
+  bool: Uint8Array;
+  int8: Int8Array;
+  uint8: Uint8Array;
+}
 
 const TENSOR_TYPE: Record<ElementType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   int64: onnx.TensorProto.DataType.INT64,
   bool: onnx.TensorProto.DataType.BOOL,
+  int8: onnx.TensorProto.DataType.INT8,
+  uint8: onnx.TensorProto.DataType.UINT8,
 };
+
+/** Operator domains: ONNX's own, and onnxruntime's contrib operators. */
+export type OpDomain = '' | 'com.microsoft';
+const CONTRIB_OPSET = 1;
 
 /** A dimension: a fixed size, or a symbolic name such as 'T' (tokens) resolved at run time. */
 export type Dim = number | string;
@@ -43,6 +59,7 @@ export class GraphBuilder {
   private readonly scopes: string[] = [];
   private counter = 0;
   private weightBytes = 0;
+  private usesContrib = false;
 
   constructor(readonly graphName: string) {}
 
@@ -70,6 +87,11 @@ export class GraphBuilder {
 
   /** A float32 weight, stored in the model as raw little-endian bytes under its checkpoint name. */
   weight(name: string, data: Float32Array, shape: readonly number[]): Value {
+    return this.initializer(name, 'float32', data, shape);
+  }
+
+  /** A weight of any element type (quantised codes, their scales), stored as raw little-endian bytes. */
+  initializer<E extends ElementType>(name: string, elementType: E, data: ElementArrays[E], shape: readonly number[]): Value {
     const count = shape.reduce((a, b) => a * b, 1);
     if (count !== data.length) {
       throw new GraphError({ subject: `initializer ${name}`, expected: `${count} values for shape [${shape.join(', ')}]`, found: `${data.length}` });
@@ -77,7 +99,7 @@ export class GraphBuilder {
     const tensor = onnx.TensorProto.create({
       name: this.claim(name),
       dims: [...shape],
-      dataType: TENSOR_TYPE.float32,
+      dataType: TENSOR_TYPE[elementType],
       rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
     });
     this.initializers.push(tensor);
@@ -96,9 +118,19 @@ export class GraphBuilder {
     return this.constant('int64', list, shape ?? (typeof values === 'number' ? [] : [list.length]));
   }
 
+  /** A uint8 constant (e.g. a quantisation zero point), deduplicated by value. */
+  constUint8(value: number): Value {
+    return this.constant('uint8', [value], []);
+  }
+
   /** Adds one node with one output and returns that output. */
   node(opType: string, inputs: readonly (Value | null)[], attributes: Record<string, AttributeValue> = {}, outputName?: string): Value {
     return this.nodeMulti(opType, inputs, 1, attributes, outputName ? [outputName] : undefined)[0]!;
+  }
+
+  /** Adds one onnxruntime contrib (com.microsoft) node with one output and returns that output. */
+  contribNode(opType: string, inputs: readonly (Value | null)[], attributes: Record<string, AttributeValue> = {}): Value {
+    return this.nodeMulti(opType, inputs, 1, attributes, undefined, 'com.microsoft')[0]!;
   }
 
   /** Adds one node with `outputCount` outputs. A null input is ONNX's "optional input left out". */
@@ -108,7 +140,9 @@ export class GraphBuilder {
     outputCount: number,
     attributes: Record<string, AttributeValue> = {},
     outputNames?: readonly string[],
+    domain: OpDomain = '',
   ): Value[] {
+    if (domain === 'com.microsoft') this.usesContrib = true;
     const base = this.scoped(`${opType}_${this.counter++}`);
     const outputs = Array.from({ length: outputCount }, (_, i) => ({
       name: this.claim(outputNames?.[i] ?? (outputCount === 1 ? base : `${base}:${i}`)),
@@ -117,6 +151,7 @@ export class GraphBuilder {
       onnx.NodeProto.create({
         name: base,
         opType,
+        domain,
         input: inputs.map((v) => v?.name ?? ''),
         output: outputs.map((v) => v.name),
         attribute: Object.entries(attributes).map(([name, value]) => attribute(name, value)),
@@ -125,7 +160,7 @@ export class GraphBuilder {
     return outputs;
   }
 
-  /** Bytes of float weights held by this graph (for memory reports). */
+  /** Bytes of weights (every element type) held by this graph (for memory reports). */
   get initializerBytes(): number {
     return this.weightBytes;
   }
@@ -146,7 +181,7 @@ export class GraphBuilder {
     const model = onnx.ModelProto.create({
       irVersion: IR_VERSION,
       producerName: 'visdrop',
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [{ domain: '', version: OPSET }, ...(this.usesContrib ? [{ domain: 'com.microsoft', version: CONTRIB_OPSET }] : [])],
       graph: onnx.GraphProto.create({
         name: this.graphName,
         node: this.nodes,
@@ -158,14 +193,16 @@ export class GraphBuilder {
     return onnx.ModelProto.encode(model).finish();
   }
 
-  private constant(elementType: 'float32' | 'int64', values: readonly number[], shape: readonly number[]): Value {
+  private constant(elementType: 'float32' | 'int64' | 'uint8', values: readonly number[], shape: readonly number[]): Value {
     const key = `${elementType}:${shape.join('x')}:${values.join(',')}`;
     const existing = this.constants.get(key);
     if (existing) return existing;
     const raw =
       elementType === 'float32'
         ? new Uint8Array(Float32Array.from(values).buffer)
-        : new Uint8Array(BigInt64Array.from(values.map((v) => BigInt(v))).buffer);
+        : elementType === 'int64'
+          ? new Uint8Array(BigInt64Array.from(values.map((v) => BigInt(v))).buffer)
+          : Uint8Array.from(values);
     const name = this.claim(`const_${this.constants.size}`);
     this.initializers.push(onnx.TensorProto.create({ name, dims: [...shape], dataType: TENSOR_TYPE[elementType], rawData: raw }));
     const value = { name };

@@ -1,4 +1,5 @@
-// Typed ONNX operators (opset 17) over a GraphBuilder, so model code reads as math and a misspelt
+// Typed ONNX operators (opset 17, and the few onnxruntime com.microsoft contrib operators the
+// quantised Linear layers need) over a GraphBuilder, so model code reads as math and a misspelt
 // attribute fails to compile. Only the operators the engine uses are here.
 import type { GraphBuilder, Value } from './builder.js';
 
@@ -19,6 +20,12 @@ export class Ops {
   }
   neg(x: Value): Value {
     return this.g.node('Neg', [x]);
+  }
+  abs(x: Value): Value {
+    return this.g.node('Abs', [x]);
+  }
+  max(a: Value, b: Value): Value {
+    return this.g.node('Max', [a, b]);
   }
   sqrt(x: Value): Value {
     return this.g.node('Sqrt', [x]);
@@ -73,6 +80,33 @@ export class Ops {
   }
   reduceMean(x: Value, axes: readonly number[]): Value {
     return this.g.node('ReduceMean', [x], { axes, keepdims: 1 });
+  }
+  reduceMax(x: Value, axes: readonly number[]): Value {
+    return this.g.node('ReduceMax', [x], { axes, keepdims: 1 });
+  }
+  /** round(x / scale) + zeroPoint, saturated to the zero point's type (uint8 here); scale and zero point per tensor. */
+  quantizeLinear(x: Value, scale: Value, zeroPoint: Value): Value {
+    return this.g.node('QuantizeLinear', [x, scale, zeroPoint]);
+  }
+  /**
+   * com.microsoft MatMulIntegerToFloat: (a - aZeroPoint) x (b - bZeroPoint) accumulated in int32, times
+   * aScale * bScale, as float. aScale per tensor; bScale and bZeroPoint per tensor or per column of b.
+   */
+  matMulIntegerToFloat(a: Value, b: Value, aScale: Value, bScale: Value, aZeroPoint: Value | null = null): Value {
+    return this.g.contribNode('MatMulIntegerToFloat', [a, b, aScale, bScale, aZeroPoint]);
+  }
+  /**
+   * com.microsoft MatMulNBits: a [..., K] times the block-quantised weight b [N, kBlocks, blob]
+   * dequantised as (code - 2^(bits-1)) * scales [N, kBlocks]; accuracyLevel 4 lets it quantise a to int8.
+   */
+  matMulNBits(a: Value, b: Value, scales: Value, attrs: { K: number; N: number; bits: number; blockSize: number; accuracyLevel: number }): Value {
+    return this.g.contribNode('MatMulNBits', [a, b, scales], {
+      K: attrs.K,
+      N: attrs.N,
+      bits: attrs.bits,
+      block_size: attrs.blockSize,
+      accuracy_level: attrs.accuracyLevel,
+    });
   }
   /** Broadcasts x to `shape` (a runtime shape value). */
   expand(x: Value, shape: Value): Value {

@@ -17,6 +17,8 @@ import { buildAttentionGraph, buildAttentionScoresGraph } from '../models/llama/
 import type { WeightSource } from '../models/weights.js';
 import { IMAGE_NEWLINE_WEIGHT } from '../models/llava/tensor-list.js';
 import type { GraphBuilder } from '../onnx/builder.js';
+import { linearPlan, type WeightFormatOptions } from '../quant/format.js';
+import { smoothedDecoderWeights } from '../quant/smooth.js';
 import { floatTensor, GraphSession, int64Tensor, type SessionSettings } from './session.js';
 import type { KvCache, LayerKv } from './kv-cache.js';
 import { attentionMask } from './mask.js';
@@ -27,7 +29,7 @@ export interface LoadProgress {
   readonly label: string;
 }
 
-export interface RuntimeOptions extends SessionSettings {
+export interface RuntimeOptions extends SessionSettings, WeightFormatOptions {
   onProgress?: (progress: LoadProgress) => void;
 }
 
@@ -86,8 +88,11 @@ export class LlavaRuntime {
   ) {}
 
   /** Builds and opens every graph, one at a time so only one layer's weights are in flight. */
-  static async create(arch: LlavaArch, weights: WeightSource, options: RuntimeOptions = {}): Promise<LlavaRuntime> {
+  static async create(arch: LlavaArch, checkpointWeights: WeightSource, options: RuntimeOptions = {}): Promise<LlavaRuntime> {
     const { vision: v, text: t } = arch;
+    const plan = linearPlan(options);
+    // int8 activations: fold the decoder norms' outlier channels into the weights first (quant/smooth.ts).
+    const weights = plan.decoder.kind === 'int8' ? smoothedDecoderWeights(t, checkpointWeights) : checkpointWeights;
     const total = 1 + v.numLayers + 1 + 2 * t.numLayers + 2;
     let done = 0;
     const open = async (label: string, build: () => GraphBuilder): Promise<GraphSession> => {
@@ -102,17 +107,17 @@ export class LlavaRuntime {
     // the last layer's attention (MustDrop's key set). Each can return attention rows on request; fed
     // no rows, that output costs nothing.
     for (let i = 0; i < v.numLayers; i++) {
-      visionLayers.push(await open(`vision layer ${i}`, () => buildVisionLayerGraph(v, weights, i)));
+      visionLayers.push(await open(`vision layer ${i}`, () => buildVisionLayerGraph(v, weights, i, plan.vision)));
     }
-    const projector = await open('projector', () => buildProjectorGraph(arch, weights));
+    const projector = await open('projector', () => buildProjectorGraph(arch, weights, plan.vision));
     const decoderLayers: DecoderLayerSessions[] = [];
     for (let i = 0; i < t.numLayers; i++) {
       decoderLayers.push({
-        attentionInput: await open(`decoder layer ${i} attention`, () => buildAttentionInputGraph(t, weights, i)),
-        attentionOutput: await open(`decoder layer ${i} mlp`, () => buildAttentionOutputGraph(t, weights, i)),
+        attentionInput: await open(`decoder layer ${i} attention`, () => buildAttentionInputGraph(t, weights, i, plan.decoder)),
+        attentionOutput: await open(`decoder layer ${i} mlp`, () => buildAttentionOutputGraph(t, weights, i, plan.decoder)),
       });
     }
-    const lmHead = await open('lm_head', () => buildLmHeadGraph(t, weights));
+    const lmHead = await open('lm_head', () => buildLmHeadGraph(t, weights, plan.lmHead));
     const embedTable = weights.float32(EMBED_WEIGHT, [t.vocabSize, t.hiddenSize]);
     const imageNewline = arch.anyres ? weights.float32(IMAGE_NEWLINE_WEIGHT, [t.hiddenSize]) : null;
     options.onProgress?.({ done: ++done, total, label: 'embeddings' });

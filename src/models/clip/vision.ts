@@ -5,7 +5,9 @@
 import { GraphBuilder, type Value } from '../../onnx/builder.js';
 import { Ops } from '../../onnx/ops.js';
 import type { VisionArch } from '../../config/llava.js';
-import { linearWeight, vectorWeight, type WeightSource } from '../weights.js';
+import type { LinearEncoding } from '../../quant/format.js';
+import { linear } from '../linear.js';
+import { vectorWeight, type WeightSource } from '../weights.js';
 
 export const VISION_PREFIX = 'vision_tower.vision_model';
 
@@ -46,14 +48,14 @@ export function buildVisionEmbeddingsGraph(v: VisionArch, w: WeightSource): Grap
  * the attention probabilities of the query rows fed as `attention_rows` (int64 [R], usually empty:
  * reduction strategies ask for rows, e.g. the class token's).
  */
-export function buildVisionLayerGraph(v: VisionArch, w: WeightSource, index: number): GraphBuilder {
+export function buildVisionLayerGraph(v: VisionArch, w: WeightSource, index: number, encoding: LinearEncoding): GraphBuilder {
   const g = new GraphBuilder(`vision_layer_${index}`);
   const op = new Ops(g);
   const prefix = `${VISION_PREFIX}.encoder.layers.${index}`;
   const D = v.hiddenSize;
-  const linear = (x: Value, module: string, outFeatures: number, inFeatures: number) =>
+  const project = (x: Value, module: string, outFeatures: number, inFeatures: number) =>
     op.add(
-      op.matMul(x, linearWeight(g, w, `${prefix}.${module}.weight`, outFeatures, inFeatures)),
+      linear(g, op, w, `${prefix}.${module}.weight`, x, outFeatures, inFeatures, encoding),
       vectorWeight(g, w, `${prefix}.${module}.bias`, outFeatures),
     );
   const layerNorm = (x: Value, module: string) =>
@@ -65,22 +67,22 @@ export function buildVisionLayerGraph(v: VisionArch, w: WeightSource, index: num
   const attended = g.scope('self_attn', () => {
     const x = layerNorm(hidden, 'layer_norm1');
     const heads = (t: Value) => op.reshape(t, [0, 0, v.numHeads, v.headDim]); // [B,S,H,Hd]
-    const q = op.transpose(heads(linear(x, 'self_attn.q_proj', D, D)), [0, 2, 1, 3]); // [B,H,S,Hd]
-    const kT = op.transpose(heads(linear(x, 'self_attn.k_proj', D, D)), [0, 2, 3, 1]); // [B,H,Hd,S]
-    const val = op.transpose(heads(linear(x, 'self_attn.v_proj', D, D)), [0, 2, 1, 3]); // [B,H,S,Hd]
+    const q = op.transpose(heads(project(x, 'self_attn.q_proj', D, D)), [0, 2, 1, 3]); // [B,H,S,Hd]
+    const kT = op.transpose(heads(project(x, 'self_attn.k_proj', D, D)), [0, 2, 3, 1]); // [B,H,Hd,S]
+    const val = op.transpose(heads(project(x, 'self_attn.v_proj', D, D)), [0, 2, 1, 3]); // [B,H,S,Hd]
     const scaled = op.mul(q, g.constFloat(v.headDim ** -0.5));
     const probs = op.softmax(op.matMul(scaled, kT), -1); // [B,H,S,S]
     g.output(op.gather(probs, rows, 2), 'attentions', 'float32', ['B', v.numHeads, 'R', 'S']);
     const context = op.reshape(op.transpose(op.matMul(probs, val), [0, 2, 1, 3]), [0, 0, D]); // [B,S,Dv]
-    return op.add(hidden, linear(context, 'self_attn.out_proj', D, D));
+    return op.add(hidden, project(context, 'self_attn.out_proj', D, D));
   });
 
   const out = g.scope('mlp', () => {
     const x = layerNorm(attended, 'layer_norm2');
-    const up = linear(x, 'mlp.fc1', v.intermediateSize, D); // [B,S,I]
+    const up = project(x, 'mlp.fc1', v.intermediateSize, D); // [B,S,I]
     const activated =
       v.hiddenAct === 'quick_gelu' ? op.mul(up, op.sigmoid(op.mul(up, g.constFloat(1.702)))) : gelu(op, g, up);
-    return op.add(attended, linear(activated, 'mlp.fc2', D, v.intermediateSize));
+    return op.add(attended, project(activated, 'mlp.fc2', D, v.intermediateSize));
   });
   g.output(out, 'hidden_out', 'float32', ['B', 'S', D]);
   return g;

@@ -7,7 +7,9 @@
 import { GraphBuilder, type Value } from '../../onnx/builder.js';
 import { Ops } from '../../onnx/ops.js';
 import type { TextArch } from '../../config/llava.js';
-import { linearWeight, vectorWeight, type WeightSource } from '../weights.js';
+import type { LinearEncoding } from '../../quant/format.js';
+import { linear } from '../linear.js';
+import { vectorWeight, type WeightSource } from '../weights.js';
 
 export const DECODER_PREFIX = 'language_model.model';
 export const LM_HEAD_WEIGHT = 'language_model.lm_head.weight';
@@ -39,7 +41,7 @@ function rotate(op: Ops, x: Value, cos: Value, sin: Value, headDim: number): Val
  * hidden [T,D], position_ids [T] -> query [Hk, G*T, Hd] (pre-scaled by Hd^-0.5),
  * key_t [Hk, Hd, T] (keys transposed, the cache's layout), value [Hk, T, Hd].
  */
-export function buildAttentionInputGraph(t: TextArch, w: WeightSource, layer: number): GraphBuilder {
+export function buildAttentionInputGraph(t: TextArch, w: WeightSource, layer: number, encoding: LinearEncoding): GraphBuilder {
   const g = new GraphBuilder(`decoder_${layer}_attention_input`);
   const op = new Ops(g);
   const prefix = `${DECODER_PREFIX}.layers.${layer}`;
@@ -53,7 +55,7 @@ export function buildAttentionInputGraph(t: TextArch, w: WeightSource, layer: nu
 
   const x = rmsNorm(op, g, hidden, vectorWeight(g, w, `${prefix}.input_layernorm.weight`, D), t.rmsNormEps);
   const project = (module: string, heads: number) =>
-    op.reshape(op.matMul(x, linearWeight(g, w, `${prefix}.self_attn.${module}.weight`, heads * Hd, D)), [-1, heads, Hd]); // [T,heads,Hd]
+    op.reshape(linear(g, op, w, `${prefix}.self_attn.${module}.weight`, x, heads * Hd, D, encoding), [-1, heads, Hd]); // [T,heads,Hd]
 
   const q = rotate(op, project('q_proj', H), cos, sin, Hd);
   // Heads h = k*G + j share kv head k, so [H,T,Hd] regroups to [Hk, G*T, Hd] without copying.
@@ -67,32 +69,34 @@ export function buildAttentionInputGraph(t: TextArch, w: WeightSource, layer: nu
 }
 
 /** context [T, H*Hd], hidden [T,D] (the layer's input, for the residual) -> hidden_out [T,D]. */
-export function buildAttentionOutputGraph(t: TextArch, w: WeightSource, layer: number): GraphBuilder {
+export function buildAttentionOutputGraph(t: TextArch, w: WeightSource, layer: number, encoding: LinearEncoding): GraphBuilder {
   const g = new GraphBuilder(`decoder_${layer}_attention_output`);
   const op = new Ops(g);
   const prefix = `${DECODER_PREFIX}.layers.${layer}`;
   const { hiddenSize: D, numHeads: H, headDim: Hd, intermediateSize: I } = t;
   const context = g.input('context', 'float32', ['T', H * Hd]);
   const hidden = g.input('hidden', 'float32', ['T', D]);
-  const attended = op.add(hidden, op.matMul(context, linearWeight(g, w, `${prefix}.self_attn.o_proj.weight`, D, H * Hd)));
+  const project = (x: Value, module: string, outFeatures: number, inFeatures: number) =>
+    linear(g, op, w, `${prefix}.${module}.weight`, x, outFeatures, inFeatures, encoding);
+  const attended = op.add(hidden, project(context, 'self_attn.o_proj', D, H * Hd));
   const out = g.scope('mlp', () => {
     const x = rmsNorm(op, g, attended, vectorWeight(g, w, `${prefix}.post_attention_layernorm.weight`, D), t.rmsNormEps);
-    const gate = op.matMul(x, linearWeight(g, w, `${prefix}.mlp.gate_proj.weight`, I, D)); // [T,I]
-    const up = op.matMul(x, linearWeight(g, w, `${prefix}.mlp.up_proj.weight`, I, D)); // [T,I]
+    const gate = project(x, 'mlp.gate_proj', I, D); // [T,I]
+    const up = project(x, 'mlp.up_proj', I, D); // [T,I]
     const swish = op.mul(gate, op.sigmoid(gate));
-    return op.add(attended, op.matMul(op.mul(swish, up), linearWeight(g, w, `${prefix}.mlp.down_proj.weight`, D, I)));
+    return op.add(attended, project(op.mul(swish, up), 'mlp.down_proj', D, I));
   });
   g.output(out, 'hidden_out', 'float32', ['T', D]);
   return g;
 }
 
 /** hidden [R,D] -> logits [R,V] (final RMSNorm, then lm_head; tied to embed_tokens when configured). */
-export function buildLmHeadGraph(t: TextArch, w: WeightSource): GraphBuilder {
+export function buildLmHeadGraph(t: TextArch, w: WeightSource, encoding: LinearEncoding): GraphBuilder {
   const g = new GraphBuilder('lm_head');
   const op = new Ops(g);
   const hidden = g.input('hidden', 'float32', ['R', t.hiddenSize]);
   const normed = rmsNorm(op, g, hidden, vectorWeight(g, w, `${DECODER_PREFIX}.norm.weight`, t.hiddenSize), t.rmsNormEps);
   const headName = t.tieWordEmbeddings ? EMBED_WEIGHT : LM_HEAD_WEIGHT;
-  g.output(op.matMul(normed, linearWeight(g, w, headName, t.vocabSize, t.hiddenSize)), 'logits', 'float32', ['R', t.vocabSize]);
+  g.output(linear(g, op, w, headName, normed, t.vocabSize, t.hiddenSize, encoding), 'logits', 'float32', ['R', t.vocabSize]);
   return g;
 }
