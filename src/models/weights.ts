@@ -9,8 +9,8 @@ export interface WeightSource {
 }
 
 /** Transposes a row-major [rows, cols] matrix, in 64x64 tiles so both sides stay in cache. */
-export function transposed<T extends Float32Array | Int8Array>(data: T, rows: number, cols: number): T {
-  const out = new (data.constructor as new (length: number) => T)(data.length);
+export function transposed(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
   const tile = 64;
   for (let r0 = 0; r0 < rows; r0 += tile) {
     const r1 = Math.min(r0 + tile, rows);

@@ -1,7 +1,6 @@
 // Symmetric int8 quantisation of a Linear weight, one scale per output channel: the layout
 // onnxruntime's integer MatMuls take (B [in, out] int8, b_scale [out]). Zero points are 0, so the
 // int8 x uint8 kernels need no correction term for the weights.
-import { transposed } from '../models/weights.js';
 
 export interface Int8Linear {
   /** round(w / scale) in [-127, 127], laid out [in, out] for a MatMul. */
@@ -13,16 +12,28 @@ export interface Int8Linear {
 /** Quantises a Linear weight stored [out, in] (PyTorch's layout). */
 export function quantizeInt8(weight: Float32Array, outFeatures: number, inFeatures: number): Int8Linear {
   const scales = new Float32Array(outFeatures);
-  const rowCodes = new Int8Array(weight.length);
   for (let o = 0; o < outFeatures; o++) {
-    const row = weight.subarray(o * inFeatures, (o + 1) * inFeatures);
     let max = 0;
-    for (let i = 0; i < inFeatures; i++) max = Math.max(max, Math.abs(row[i]!));
-    const scale = max > 0 ? max / 127 : 1;
-    scales[o] = scale;
-    for (let i = 0; i < inFeatures; i++) rowCodes[o * inFeatures + i] = Math.round(row[i]! / scale);
+    for (let i = o * inFeatures; i < (o + 1) * inFeatures; i++) {
+      const w = Math.abs(weight[i]!);
+      if (w > max) max = w;
+    }
+    scales[o] = max > 0 ? max / 127 : 1;
   }
-  return { codes: transposed(rowCodes, outFeatures, inFeatures), scales };
+  // Written straight into the [in, out] layout, in 64x64 tiles so reads and writes stay in cache.
+  const codes = new Int8Array(weight.length);
+  const tile = 64;
+  for (let o0 = 0; o0 < outFeatures; o0 += tile) {
+    const o1 = Math.min(o0 + tile, outFeatures);
+    for (let i0 = 0; i0 < inFeatures; i0 += tile) {
+      const i1 = Math.min(i0 + tile, inFeatures);
+      for (let o = o0; o < o1; o++) {
+        const scale = scales[o]!;
+        for (let i = i0; i < i1; i++) codes[i * outFeatures + o] = Math.round(weight[o * inFeatures + i]! / scale);
+      }
+    }
+  }
+  return { codes, scales };
 }
 
 /** codes * scales back to float, [in, out]: what the graph multiplies by (for tests and drift checks). */

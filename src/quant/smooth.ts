@@ -42,15 +42,20 @@ export function smoothGroup(gamma: Float32Array, weights: readonly Float32Array[
   const D = gamma.length;
   const columnMax = new Float32Array(D);
   for (const weight of weights) {
-    for (let r = 0; r < weight.length / D; r++) {
-      for (let j = 0; j < D; j++) columnMax[j] = Math.max(columnMax[j]!, Math.abs(weight[r * D + j]!));
+    for (let r = 0; r < weight.length; r += D) {
+      for (let j = 0; j < D; j++) {
+        const w = Math.abs(weight[r + j]!);
+        if (w > columnMax[j]!) columnMax[j] = w;
+      }
     }
   }
   const s = Float32Array.from(gamma, (g, j) => (g !== 0 && columnMax[j]! > 0 ? Math.sqrt(Math.abs(g) / columnMax[j]!) : 1));
-  return {
-    gamma: Float32Array.from(gamma, (g, j) => g / s[j]!),
-    weights: weights.map((weight) => Float32Array.from(weight, (w, i) => w * s[i % D]!)),
+  const scaleColumns = (weight: Float32Array) => {
+    const out = new Float32Array(weight.length);
+    for (let r = 0; r < weight.length; r += D) for (let j = 0; j < D; j++) out[r + j] = weight[r + j]! * s[j]!;
+    return out;
   };
+  return { gamma: Float32Array.from(gamma, (g, j) => g / s[j]!), weights: weights.map(scaleColumns) };
 }
 
 /**
