@@ -93,6 +93,15 @@ export interface TextArch {
   readonly eosTokenIds: readonly number[];
 }
 
+/** llava-v1.6's `image_grid_pinpoints`, [height, width]: 2x1, 1x2, 2x2, 3x1 and 1x3 tiles of 336. */
+export const LLAVA_V16_PINPOINTS = [
+  [336, 672],
+  [672, 336],
+  [672, 672],
+  [1008, 336],
+  [336, 1008],
+] as const;
+
 /** LLaVA-NeXT's anyres settings: candidate canvases, each a multiple of the vision image size. */
 export interface AnyresArch {
   /** [height, width] canvases the image may be resized and padded to before tiling. */

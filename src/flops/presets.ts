@@ -2,15 +2,10 @@
 // (llava-v1.6-vicuna-7b-hf): LLaVA-1.5-7B's Vicuna-7B and CLIP-L/336 with NeXT's anyres pinpoints,
 // from which --image-size counts its image tokens. The bench's list stays LLaVA-1.5.
 import { PRESETS, type RawLlavaConfig } from '../bench/presets.js';
+import { LLAVA_V16_PINPOINTS } from '../config/llava.js';
 
-/** llava-v1.6's `image_grid_pinpoints`, [height, width]: 2x1, 1x2, 2x2, 3x1 and 1x3 tiles of 336. */
-export const NEXT_PINPOINTS = [
-  [336, 672],
-  [672, 336],
-  [672, 672],
-  [1008, 336],
-  [336, 1008],
-] as const;
+/** llava-v1.6's `image_grid_pinpoints` (kept under the name the flops code uses). */
+export const NEXT_PINPOINTS = LLAVA_V16_PINPOINTS;
 
 export const FLOPS_PRESETS: Readonly<Record<string, RawLlavaConfig>> = {
   ...PRESETS,

@@ -3,7 +3,7 @@
 // enough for tests and the demo. The same seed always gives the same files.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { normalizeLlavaConfig, type LlavaArch } from '../config/llava.js';
+import { LLAVA_V16_PINPOINTS, normalizeLlavaConfig, type LlavaArch } from '../config/llava.js';
 import { OPENAI_CLIP_MEAN, OPENAI_CLIP_STD } from '../config/preprocessor.js';
 import { writeShardedSafetensors, type TensorToWrite } from '../checkpoint/index.js';
 import type { WritableDtype } from '../checkpoint/dtype.js';
@@ -36,15 +36,6 @@ export const TINY_SHAPE: TinyShape = {
   textKvHeads: 4,
 };
 
-/** llava-v1.6's canvases, [height, width], for a 336-pixel tower. */
-export const LLAVA_NEXT_PINPOINTS = [
-  [336, 672],
-  [672, 336],
-  [672, 672],
-  [1008, 336],
-  [336, 1008],
-] as const;
-
 export interface MakeTinyOptions {
   readonly outDir: string;
   readonly seed: number;
@@ -55,7 +46,7 @@ export interface MakeTinyOptions {
 }
 
 function pinpointsFor(imageSize: number): number[][] {
-  return LLAVA_NEXT_PINPOINTS.map(([h, w]) => [(h / 336) * imageSize, (w / 336) * imageSize]);
+  return LLAVA_V16_PINPOINTS.map(([h, w]) => [(h / 336) * imageSize, (w / 336) * imageSize]);
 }
 
 /** The config.json a tiny checkpoint of `shape` gets, written as llava-hf writes it. */
