@@ -43,6 +43,18 @@ describe('resolveBenchOptions', () => {
     assert.equal(resolveBenchOptions({ preset: 'llava-1.5-13b', layers: 40 }).layers, 40);
   });
 
+  it('resolves the strategies against the depth that runs, scaling the lists it was not given', () => {
+    const resolved = resolveBenchOptions({ preset: 'llava-1.5-7b', layers: '16', reduce: 'pdrop,mustdrop', mustdropBudgets: '128' });
+    assert.deepEqual(
+      resolved.strategies.map((s) => s.label),
+      ['none', 'pdrop 4,8,12', 'mustdrop 1,3,5,7 budget 128'],
+    );
+    assert.deepEqual(resolved.scaledLists.map((s) => s.flag), ['--pdrop-layers', '--mustdrop-layers']);
+    // --layers is checked before the strategies that depend on it.
+    rejects({ preset: 'llava-1.5-7b', layers: '40', reduce: 'pdrop' }, '--layers', '"40"');
+    rejects({ preset: 'llava-1.5-7b', reduce: 'pdrop', mustdropBudgets: '64' }, '--mustdrop-budgets', '--reduce none,pdrop');
+  });
+
   it('rejects counts that are not plain whole numbers', () => {
     for (const text of ['', '1.5', '4x', '0x10', '1e1', '-1']) rejects({ preset: 'llava-1.5-7b', layers: text }, '--layers', JSON.stringify(text));
     rejects({ preset: 'llava-1.5-7b', layers: 2.5 }, '--layers', '2.5');

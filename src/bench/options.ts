@@ -3,8 +3,10 @@
 // Text is parsed strictly, so "1.5", "4x", "0x10" or "" never pass as a count.
 import { OptionError } from '../errors.js';
 import { decoderDepth, PRESETS, type RawLlavaConfig } from './presets.js';
+import { benchStrategies, type BenchStrategy, type ScaledList, type StrategyFlags } from './strategies.js';
 
-export interface BenchOptionsInput {
+/** The strategy flags (--reduce lists several) come as generate's, with --mustdrop-budgets added. */
+export interface BenchOptionsInput extends StrategyFlags {
   /** A preset name (see PRESETS), or a label for `config`. */
   readonly preset: string;
   /** A raw config.json to run instead of the named preset (tests, custom shapes). */
@@ -25,6 +27,10 @@ export interface ResolvedBenchOptions {
   readonly totalLayers: number;
   readonly runs: number;
   readonly decodeTokens: number;
+  /** `none` first, then the strategies to compare with it. */
+  readonly strategies: readonly BenchStrategy[];
+  /** Default layer lists scaled to `layers` (empty at full depth or when every list was given). */
+  readonly scaledLists: readonly ScaledList[];
 }
 
 export const DEFAULT_RUNS = 3;
@@ -40,13 +46,17 @@ export function resolveBenchOptions(input: BenchOptionsInput): ResolvedBenchOpti
     });
   }
   const totalLayers = decoderDepth(config);
+  const layers = wholeNumber('--layers', input.layers, totalLayers, 1, totalLayers);
+  const { strategies, scaled } = benchStrategies(input, layers, totalLayers);
   return {
     preset: input.preset,
     config,
     totalLayers,
-    layers: wholeNumber('--layers', input.layers, totalLayers, 1, totalLayers),
+    layers,
     runs: wholeNumber('--runs', input.runs, DEFAULT_RUNS, 1),
     decodeTokens: wholeNumber('--decode-tokens', input.decodeTokens, DEFAULT_DECODE_TOKENS, 1),
+    strategies,
+    scaledLists: scaled,
   };
 }
 

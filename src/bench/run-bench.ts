@@ -1,7 +1,8 @@
 // One benchmark: measure the machine's roofline, build a LLaVA runtime on seeded random weights (no
-// checkpoint needed), then time full generations, one warm-up and `runs` measured, on a fixed
-// image and prompt, and set the medians against the roofline: prefill against the MatMul rate,
-// decode against the time to stream the decoder's weights once at the measured bandwidth.
+// checkpoint needed), then time full generations of every strategy, `none` first, on one fixed
+// image and prompt: one warm-up round and `runs` measured rounds, each round running every strategy
+// once so that drift in the machine's speed weighs on all of them alike. Each strategy's median
+// prefill is set against none's (measured speedup) and against the FLOPs its kept counts predict.
 import { availableParallelism, loadavg, totalmem } from 'node:os';
 import { OptionError } from '../errors.js';
 import type { LlavaArch } from '../config/llava.js';
@@ -9,12 +10,16 @@ import { generate, type GenerationInput } from '../generate/loop.js';
 import type { GenerationTimings } from '../generate/events.js';
 import { randomWeights } from '../models/random-weights.js';
 import { LlavaRuntime } from '../runtime/llava-runtime.js';
+import type { TokenReducer } from '../reduce/types.js';
 import { mulberry32 } from '../util/prng.js';
-import { decoderPrefillFlops, decoderWeightBytes, modelWeightBytes, visionFlops } from '../flops/engine.js';
+import { countFlops, decoderWeightBytes, modelWeightBytes, visionFlops } from '../flops/index.js';
+import { markCpu, othersShare } from './contention.js';
+import { averageAfterPruning, averageProcessed, stageCounts } from './counts.js';
 import { resolveBenchOptions, type BenchOptionsInput } from './options.js';
 import { cutDecoder, type RawLlavaConfig } from './presets.js';
 import { measureBandwidth, measureMatMul, type Roofline, type RooflineOptions } from './roofline.js';
 import { median } from './stats.js';
+import type { BenchStrategy, ScaledList } from './strategies.js';
 
 export interface BenchProgress {
   readonly phase: 'roofline' | 'load' | 'run';
@@ -31,33 +36,53 @@ export interface RunBenchOptions extends BenchOptionsInput {
   readonly textTokens?: number;
 }
 
-/** One strategy's medians and how they compare with the roofline. */
+/** One strategy's medians, its kept counts, and its speedup measured and predicted. */
 export interface BenchRow {
-  readonly strategy: 'none';
+  /** The reducer's name, `none` for the baseline. */
+  readonly strategy: string;
+  /** The name with the options that tell rows apart (strategies.ts strategyLabel). */
+  readonly label: string;
+  /** The reducer's options after defaults and scaling; {} for none. */
+  readonly options: Readonly<Record<string, unknown>>;
   readonly visionMs: number;
   readonly prefillMs: number;
   readonly decodeMsPerToken: number;
-  /** Decoder prefill FLOPs (flops.ts) per second, in GFLOP/s. */
+  /** The prefill's full-accounting FLOPs (flops/count.ts, decoder only) per second, in GFLOP/s. */
   readonly prefillGflops: number;
-  /** prefillGflops / the roofline's MatMul rate. */
-  readonly rooflineFraction: number;
-  /** Vision FLOPs (tower and projector) per second, in GFLOP/s. */
-  readonly visionGflops: number;
-  /** Decoder weight bytes / measured bandwidth: the fastest a decode step can stream them. */
-  readonly boundMsPerToken: number;
-  /** decodeMsPerToken / boundMsPerToken. */
-  readonly boundRatio: number;
+  /** Full-accounting prefill FLOPs over none's: the decoder, lm_head row and the strategy's scoring. */
+  readonly flopsRatio: number;
+  /** none's median prefill over this one's. */
+  readonly speedup: number;
+  /** 1 / flopsRatio: the speedup if every FLOP took the same time. */
+  readonly predictedSpeedup: number;
+  /** Image tokens entering each decoder layer, as the run kept them. */
+  readonly imageTokensPerLayer: readonly number[];
+  /** The image's tokens, after the vision merge if any, then after each drop (counts.ts stageCounts). */
+  readonly stageCounts: readonly number[];
+  /** Mean of imageTokensPerLayer: the tokens each layer really processed. */
+  readonly averageImageTokens: number;
+  /** MustDrop only: its paper's average, counted after each pruning layer (counts.ts). */
+  readonly averageImageTokensAfterPruning?: number;
+  /** Median share of the CPU other processes took during its timed vision and prefill (contention.ts). */
+  readonly othersCpuShare: number;
 }
 
 export interface BenchResult {
   readonly roofline: Roofline;
   /** Cores, and the 1-minute load average when the bench began: other work skews every timing. */
   readonly machine: { readonly cores: number; readonly loadAverage: number };
+  /** Share of the CPU other processes took while the roofline was measured, and at most in one timed run. */
+  readonly contention: { readonly roofline: number; readonly worstRun: number };
   readonly preset: string;
   readonly layers: number;
   readonly totalLayers: number;
+  /** Default layer lists the bench scaled to `layers`. */
+  readonly scaledLists: readonly ScaledList[];
   readonly visionLayers: number;
   readonly totalVisionLayers: number;
+  /** FLOPs of encoding the image without a vision stage (tower and projector). */
+  readonly visionFlops: number;
+  /** The image's tokens and the prompt's length without reduction. */
   readonly imageTokens: number;
   readonly textTokens: number;
   readonly promptTokens: number;
@@ -70,6 +95,7 @@ export interface BenchResult {
   readonly decodeBytesPerToken: number;
   /** process.resourceUsage().maxRSS at the end, in bytes. */
   readonly peakRssBytes: number;
+  /** `none` first. */
   readonly rows: readonly BenchRow[];
 }
 
@@ -93,12 +119,14 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
   const report = options.onProgress ?? (() => {});
   const machine = { cores: availableParallelism(), loadAverage: loadavg()[0] ?? 0 };
 
+  const rooflineMark = markCpu();
   report({ phase: 'roofline', done: 0, total: 2, label: 'MatMul rate' });
   const matmulGflops = await measureMatMul(options.roofline);
   report({ phase: 'roofline', done: 1, total: 2, label: 'memory bandwidth' });
   const bandwidthGBs = await measureBandwidth(options.roofline);
   report({ phase: 'roofline', done: 2, total: 2, label: 'done' });
   const roofline = { matmulGflops, bandwidthGBs };
+  const rooflineContention = othersShare(rooflineMark);
 
   const loadStart = performance.now();
   const runtime = await LlavaRuntime.create(arch, randomWeights(0), {
@@ -107,40 +135,47 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
   const loadMs = performance.now() - loadStart;
   try {
     const input = benchInput(arch, textTokens);
-    const total = resolved.runs + 1;
-    const timings: GenerationTimings[] = [];
-    let promptTokens = 0;
-    for (let run = 0; run < total; run++) {
-      report({ phase: 'run', done: run, total, label: run === 0 ? 'warm-up' : `run ${run} of ${resolved.runs}` });
-      const measured = await timedGeneration(runtime, input, resolved.decodeTokens);
-      promptTokens = measured.promptTokens;
-      if (run > 0) timings.push(measured.timings); // the warm-up opens the attention sessions and faults in pages
+    const { strategies, runs } = resolved;
+    const samples = strategies.map((): Generation[] => []);
+    const total = (runs + 1) * strategies.length;
+    let done = 0;
+    // Round 0 is the warm-up: it opens each strategy's extra sessions (attention rows, scores) and
+    // faults in pages.
+    for (let round = 0; round <= runs; round++) {
+      for (const [i, strategy] of strategies.entries()) {
+        report({ phase: 'run', done: done++, total, label: `${round === 0 ? 'warm-up' : `run ${round} of ${runs}`}: ${strategy.label}` });
+        const generation = await timedGeneration(runtime, input, resolved.decodeTokens, strategy.reducer);
+        if (round > 0) samples[i]!.push(generation);
+      }
     }
     report({ phase: 'run', done: total, total, label: 'done' });
 
-    const row = compare(arch, roofline, promptTokens, {
-      visionMs: median(timings.map((t) => t.visionMs)),
-      prefillMs: median(timings.map((t) => t.prefillMs)),
-      decodeMsPerToken: median(timings.map((t) => t.decodeMsPerToken)),
-    });
+    const baseline = samples[0]![0]!; // `none`: every image token in every layer
+    const baselinePrefillMs = median(samples[0]!.map((g) => g.timings.prefillMs));
+    const rows = strategies.map((strategy, i) =>
+      compare(arch, strategy, samples[i]!, { imageTokens: baseline.imageTokens, textTokens, prefillMs: baselinePrefillMs }),
+    );
     return {
       roofline,
       machine,
+      contention: { roofline: rooflineContention, worstRun: Math.max(...samples.flat().map((g) => g.othersCpuShare)) },
       preset: resolved.preset,
       layers: resolved.layers,
       totalLayers: resolved.totalLayers,
+      scaledLists: resolved.scaledLists,
       visionLayers: arch.visionLayersUsed,
       totalVisionLayers: arch.vision.numLayers,
-      imageTokens: promptTokens - textTokens,
+      visionFlops: visionFlops(arch, baseline.imageTokens),
+      imageTokens: baseline.imageTokens,
       textTokens,
-      promptTokens,
+      promptTokens: baseline.promptTokens,
       decodeTokens: resolved.decodeTokens,
-      runs: resolved.runs,
+      runs,
       loadMs,
       weightBytes: runtime.weightBytes,
       decodeBytesPerToken: decoderWeightBytes(arch.text),
       peakRssBytes: process.resourceUsage().maxRSS * 1024, // reported in KiB
-      rows: [row],
+      rows,
     };
   } finally {
     await runtime.release();
@@ -165,48 +200,103 @@ export function benchInput(arch: LlavaArch, textTokens: number): GenerationInput
   return { inputIds: [...ids.slice(0, before), marker, ...ids.slice(before)], pixelValues: { data, shape: [1, 3, size, size] } };
 }
 
+/** What one timed generation reports: its timings, and the image-token counts its prefill saw. */
+interface Generation {
+  readonly timings: GenerationTimings;
+  /** Length of the expanded prompt (after a vision merge, if any). */
+  readonly promptTokens: number;
+  /** Image tokens the vision tower produced for the decoder, after any merge. */
+  readonly imageTokens: number;
+  readonly imageTokensPerLayer: readonly number[];
+  /** Share of the CPU other processes took during the vision and prefill. */
+  readonly othersCpuShare: number;
+}
+
 /** One greedy generation of exactly `decodeTokens` timed decode steps (plus the prefill's token). */
 async function timedGeneration(
   runtime: LlavaRuntime,
   input: GenerationInput,
   decodeTokens: number,
-): Promise<{ timings: GenerationTimings; promptTokens: number }> {
-  let promptTokens = 0;
+  reducer: TokenReducer | null,
+): Promise<Generation> {
+  let prefill: Omit<Generation, 'timings'> | undefined;
+  const mark = markCpu();
   const events = generate(runtime, input, {
     maxNewTokens: decodeTokens + 1,
     sampling: { kind: 'greedy' },
     stopStrings: [],
     eosTokenIds: [], // never stops early, so every run times the same number of steps
     decoder: { push: () => '' },
+    reducer,
   });
   for await (const event of events) {
-    if (event.type === 'prefill') promptTokens = event.promptTokens;
+    if (event.type === 'prefill') {
+      const [start, end] = event.imageTokenRange!; // benchInput always has the image
+      const perLayer = event.reduction?.imageTokensPerLayer ?? Array<number>(runtime.arch.text.numLayers).fill(end - start);
+      prefill = { promptTokens: event.promptTokens, imageTokens: end - start, imageTokensPerLayer: perLayer, othersCpuShare: othersShare(mark) };
+    }
     if (event.type === 'done') {
       if (event.reason !== 'max-new-tokens') {
         throw new OptionError({
           subject: '--decode-tokens',
-          expected: `few enough tokens to fit after the ${promptTokens}-token prompt`,
+          expected: `few enough tokens to fit after the ${prefill?.promptTokens ?? 0}-token prompt`,
           found: `${decodeTokens} (generation ended: ${event.reason})`,
         });
       }
-      return { timings: event.timings, promptTokens };
+      return { timings: event.timings, ...prefill! };
     }
   }
   throw new Error('generate() ended without a done event'); // its contract says it cannot
 }
 
-function compare(arch: LlavaArch, roofline: Roofline, promptTokens: number, medians: GenerationTimings): BenchRow {
-  const prefillGflops = decoderPrefillFlops(arch.text, promptTokens) / (medians.prefillMs * 1e6);
-  const boundMsPerToken = decoderWeightBytes(arch.text) / (roofline.bandwidthGBs * 1e6);
+/**
+ * One strategy's row. The prediction counts, in the engine's full accounting (flops/count.ts), the
+ * decoder layers over the counts the run kept, the lm_head row and the strategy's scoring, against
+ * every one of the image's tokens in every layer; vision is left out, as the speedup is prefill's.
+ */
+function compare(
+  arch: LlavaArch,
+  strategy: BenchStrategy,
+  generations: readonly Generation[],
+  baseline: { imageTokens: number; textTokens: number; prefillMs: number },
+): BenchRow {
+  // The input is fixed and greedy, so every run keeps the same tokens; the last run's counts stand for all.
+  const perLayer = generations.at(-1)!.imageTokensPerLayer;
+  const prefillMs = median(generations.map((g) => g.timings.prefillMs));
+  const { flops, ratio } = countFlops({
+    text: arch.text,
+    imageTokens: baseline.imageTokens,
+    imageTokensPerLayer: perLayer,
+    textTokens: baseline.textTokens,
+    accounting: 'full',
+    reducer: flopsReducer(strategy.reducer),
+  });
+  const boundaries = strategy.reducer?.boundaries ?? [];
   return {
-    strategy: 'none',
-    ...medians,
-    prefillGflops,
-    rooflineFraction: prefillGflops / roofline.matmulGflops,
-    visionGflops: visionFlops(arch) / (medians.visionMs * 1e6),
-    boundMsPerToken,
-    boundRatio: medians.decodeMsPerToken / boundMsPerToken,
+    strategy: strategy.name,
+    label: strategy.label,
+    options: strategy.reducer?.options ?? {},
+    visionMs: median(generations.map((g) => g.timings.visionMs)),
+    prefillMs,
+    decodeMsPerToken: median(generations.map((g) => g.timings.decodeMsPerToken)),
+    prefillGflops: flops / (prefillMs * 1e6),
+    flopsRatio: ratio,
+    speedup: baseline.prefillMs / prefillMs,
+    predictedSpeedup: 1 / ratio,
+    imageTokensPerLayer: perLayer,
+    stageCounts: stageCounts(baseline.imageTokens, perLayer, boundaries),
+    averageImageTokens: averageProcessed(perLayer),
+    ...(strategy.name === 'mustdrop' ? { averageImageTokensAfterPruning: averageAfterPruning(perLayer, boundaries) } : {}),
+    othersCpuShare: median(generations.map((g) => g.othersCpuShare)),
   };
+}
+
+/**
+ * The reducer as the FLOPs count knows it: a composition (`mustdrop-vision+pdrop`) scores in the
+ * decoder as its prefill part does, and its vision merge shows in the measured counts.
+ */
+function flopsReducer(reducer: TokenReducer | null): TokenReducer | null {
+  return reducer?.name.includes('+') ? { ...reducer, name: reducer.name.split('+').at(-1)! } : reducer;
 }
 
 /** Refuses a depth whose f32 weights would not fit, naming the deepest that would. */

@@ -1,21 +1,30 @@
 // How a benchmark result is shown: a plain, aligned text table with header lines naming the machine's
-// roofline and what was run, and the one JSON object `visdrop bench --json` prints (a contract:
-// {rooflineGflops, bandwidthGBs, preset, layers, rows: [{strategy, visionMs, prefillMs,
-// decodeMsPerToken, prefillGflops}]}).
-import type { BenchResult } from './run-bench.js';
+// roofline, what was run and which layer lists were scaled, one row per strategy, and the one JSON
+// object `visdrop bench --json` prints (a contract: BenchJson below).
+import type { BenchResult, BenchRow } from './run-bench.js';
 
 export interface BenchJson {
   readonly rooflineGflops: number;
   readonly bandwidthGBs: number;
   readonly preset: string;
   readonly layers: number;
-  readonly rows: readonly {
-    readonly strategy: string;
-    readonly visionMs: number;
-    readonly prefillMs: number;
-    readonly decodeMsPerToken: number;
-    readonly prefillGflops: number;
-  }[];
+  /** `none` first; the timings are medians, speedups are of the prefill against `none`'s. */
+  readonly rows: readonly Pick<
+    BenchRow,
+    | 'strategy'
+    | 'label'
+    | 'options'
+    | 'visionMs'
+    | 'prefillMs'
+    | 'decodeMsPerToken'
+    | 'prefillGflops'
+    | 'speedup'
+    | 'predictedSpeedup'
+    | 'imageTokensPerLayer'
+    | 'averageImageTokens'
+    | 'averageImageTokensAfterPruning'
+    | 'othersCpuShare'
+  >[];
 }
 
 export function benchJson(result: BenchResult): BenchJson {
@@ -26,10 +35,18 @@ export function benchJson(result: BenchResult): BenchJson {
     layers: result.layers,
     rows: result.rows.map((r) => ({
       strategy: r.strategy,
+      label: r.label,
+      options: r.options,
       visionMs: r.visionMs,
       prefillMs: r.prefillMs,
       decodeMsPerToken: r.decodeMsPerToken,
       prefillGflops: r.prefillGflops,
+      speedup: r.speedup,
+      predictedSpeedup: r.predictedSpeedup,
+      imageTokensPerLayer: r.imageTokensPerLayer,
+      averageImageTokens: r.averageImageTokens,
+      ...(r.averageImageTokensAfterPruning !== undefined ? { averageImageTokensAfterPruning: r.averageImageTokensAfterPruning } : {}),
+      othersCpuShare: r.othersCpuShare,
     })),
   };
 }
@@ -38,12 +55,18 @@ const COLUMNS = [
   'strategy',
   'vision ms',
   'prefill ms',
+  'speedup',
+  'FLOPs ratio',
+  'predicted',
+  'measured/predicted',
+  'image tokens per stage',
   'prefill GFLOP/s',
-  '% of roofline',
   'decode ms/token',
-  'bound ms/token',
-  'x bound',
+  'others’ CPU',
 ] as const;
+
+/** Other processes' share of the CPU above which the header warns that timings are disturbed. */
+const CONTENTION_WARNING = 0.05;
 
 export function formatBenchTable(result: BenchResult): string {
   const { roofline: rl } = result;
@@ -52,24 +75,71 @@ export function formatBenchTable(result: BenchResult): string {
     `machine: ${result.machine.cores} cores, 1-minute load average ${result.machine.loadAverage.toFixed(2)} at start`,
     `machine roofline: f32 MatMul ${rl.matmulGflops.toFixed(1)} GFLOP/s, memory read ${rl.bandwidthGBs.toFixed(1)} GB/s`,
     `decoder layers: ${result.layers} of ${result.totalLayers}; vision layers: ${result.visionLayers} of ${result.totalVisionLayers}`,
+    ...layerListLines(result),
     `tokens: ${result.promptTokens} prompt (${result.imageTokens} image + ${result.textTokens} text), ${result.decodeTokens} decode step${result.decodeTokens === 1 ? '' : 's'} timed per run`,
-    `runs: median of ${result.runs} after 1 warm-up`,
+    `runs: median of ${result.runs} after 1 warm-up, every strategy once per round, same image and prompt`,
     `load: ${(result.loadMs / 1000).toFixed(1)} s; weights ${gb(result.weightBytes)} GB (decode reads ${gb(result.decodeBytesPerToken)} GB/token); peak RSS ${gb(result.peakRssBytes)} GB`,
+    ...contentionLines(result),
   ];
   const body = result.rows.map((r) => [
-    r.strategy,
+    r.label,
     r.visionMs.toFixed(0),
     r.prefillMs.toFixed(0),
+    `${r.speedup.toFixed(2)}x`,
+    r.flopsRatio.toFixed(3),
+    `${r.predictedSpeedup.toFixed(2)}x`,
+    (r.speedup / r.predictedSpeedup).toFixed(2),
+    r.stageCounts.join('→'),
     r.prefillGflops.toFixed(1),
-    `${(100 * r.rooflineFraction).toFixed(0)}%`,
     r.decodeMsPerToken.toFixed(1),
-    r.boundMsPerToken.toFixed(1),
-    r.boundRatio.toFixed(2),
+    pct(r.othersCpuShare),
   ]);
-  const footer = result.rows.map(
-    (r) => `vision (${r.strategy}): ${r.visionGflops.toFixed(1)} GFLOP/s, ${(100 * r.visionGflops / rl.matmulGflops).toFixed(0)}% of roofline`,
-  );
-  return [...header, '', ...alignedTable([...COLUMNS], body), '', ...footer, ''].join('\n');
+  return [...header, '', ...alignedTable([...COLUMNS], body), '', ...footer(result), ''].join('\n');
+}
+
+/** What other processes took from the machine while it was timed, with a warning when it matters. */
+function contentionLines(result: BenchResult): string[] {
+  const { roofline, worstRun } = result.contention;
+  const line = `other processes: ${pct(roofline)} of the CPU during the roofline, up to ${pct(worstRun)} during a timed vision and prefill (column others’ CPU: median)`;
+  const disturbed = Math.max(roofline, worstRun) > CONTENTION_WARNING;
+  return disturbed ? [line, 'warning: other work disturbed the timings; rerun on a quiet machine before trusting the speedups'] : [line];
+}
+
+/** Which layer lists ran, and whether the bench scaled them to the cut decoder. */
+function layerListLines(result: BenchResult): string[] {
+  if (result.scaledLists.length === 0) return [];
+  const { layers: n, totalLayers: total } = result;
+  const lists = result.scaledLists.map((s) => `${s.flag} ${s.from.join(',')} → ${s.to.join(',')}`).join('; ');
+  return [`layer lists scaled to ${n} of ${total} layers, round(l·${n}/${total}), as no list was given: ${lists}`];
+}
+
+/** How the baseline uses the machine, what the columns mean, and MustDrop's data-dependent counts. */
+function footer(result: BenchResult): string[] {
+  const rl = result.roofline;
+  const none = result.rows[0]!;
+  const visionGflops = result.visionFlops / (none.visionMs * 1e6);
+  const boundMsPerToken = result.decodeBytesPerToken / (rl.bandwidthGBs * 1e6);
+  const lines = [
+    `none: prefill ${pct(none.prefillGflops / rl.matmulGflops)} of the MatMul roofline; vision ${visionGflops.toFixed(1)} GFLOP/s (${pct(visionGflops / rl.matmulGflops)}); ` +
+      `decode ${none.decodeMsPerToken.toFixed(1)} ms/token = ${(none.decodeMsPerToken / boundMsPerToken).toFixed(2)}x the ${boundMsPerToken.toFixed(1)} ms/token it takes to read the weights once`,
+    'speedup: none’s median prefill / the strategy’s; predicted: 1 / FLOPs ratio, the full accounting (every token and the attention square, lm_head row, the strategy’s scoring) over the kept counts, vision excluded',
+  ];
+  const mustdrop = result.rows.filter((r) => r.averageImageTokensAfterPruning !== undefined);
+  if (mustdrop.length > 0) {
+    lines.push(
+      'mustdrop: its kept counts depend on the image and the weights; these are for random weights and a random image, and will differ on trained weights',
+      ...mustdrop.map(
+        (r) =>
+          `  ${r.label}: average image tokens per layer ${r.averageImageTokensAfterPruning!.toFixed(1)} counted after each pruning layer (the paper's convention), ` +
+          `${r.averageImageTokens.toFixed(1)} actually processed`,
+      ),
+    );
+  }
+  return lines;
+}
+
+function pct(fraction: number): string {
+  return `${(100 * fraction).toFixed(0)}%`;
 }
 
 /** Rows of cells padded to their column's width: the first column left-aligned, numbers right-aligned. */

@@ -1,15 +1,18 @@
 // `visdrop bench`: times a LLaVA-1.5 preset on seeded random weights against this machine's measured
-// roofline. Prints an aligned table (progress on stderr), or with --json exactly one JSON object on
-// stdout and nothing else there. Bad flags fail as OptionError before anything is loaded.
+// roofline, without token reduction and with each strategy --reduce lists (the shared strategy
+// flags apply). Prints an aligned table (progress on stderr), or with --json exactly one JSON object
+// on stdout and nothing else there. Bad flags fail as OptionError before anything is loaded.
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { PRESETS } from '../bench/presets.js';
 import { runBench, type BenchProgress } from '../bench/run-bench.js';
 import { benchJson, formatBenchTable } from '../bench/table.js';
+import { addReduceFlags, type ReduceFlags } from './reduce-flags.js';
 import { runCommand } from './run-command.js';
 
-interface BenchFlags {
+interface BenchFlags extends ReduceFlags {
   preset: string;
+  mustdropBudgets?: string;
   layers?: string;
   runs?: string;
   decodeTokens?: string;
@@ -23,29 +26,29 @@ const PHASE_TITLES: Record<BenchProgress['phase'], string> = {
 };
 
 export function registerBenchCommand(program: Command): void {
-  program
+  const command = program
     .command('bench')
-    .description('time a LLaVA-1.5 preset on random weights against the machine roofline (MatMul rate, memory bandwidth)')
+    .description(
+      'time a LLaVA-1.5 preset on random weights against the machine roofline (MatMul rate, memory bandwidth), ' +
+        'without token reduction and with each strategy --reduce lists: prefill speedup measured and predicted by FLOPs',
+    )
     .requiredOption('--preset <name>', `model shapes: ${Object.keys(PRESETS).join(', ')}`)
     // Counts arrive as text and are validated together, since --layers' range depends on the preset.
     .option('--layers <n>', 'decoder layers to build (default: all), so a large preset fits in memory')
     .option('--runs <n>', 'measured runs after one warm-up (default 3)')
     .option('--decode-tokens <n>', 'decode steps timed per run (default 8)')
-    .option('--json', 'print one JSON object instead of the table')
-    .action(runCommand(benchAction));
+    .option('--mustdrop-budgets <list>', 'MustDrop: one row per budget, each with its shipped thresholds (default 192,128,64)')
+    .option('--json', 'print one JSON object instead of the table');
+  // Layer lists not given are scaled to a cut decoder (see the table's header).
+  addReduceFlags(command, true).action(runCommand(benchAction));
 }
 
 async function benchAction(flags: BenchFlags): Promise<void> {
+  const { json, ...options } = flags;
   const progress = progressReporter();
   // runBench validates the flags (resolveBenchOptions) before it measures or loads anything.
-  const result = await runBench({
-    preset: flags.preset,
-    ...(flags.layers !== undefined ? { layers: flags.layers } : {}),
-    ...(flags.runs !== undefined ? { runs: flags.runs } : {}),
-    ...(flags.decodeTokens !== undefined ? { decodeTokens: flags.decodeTokens } : {}),
-    onProgress: progress.update,
-  }).finally(progress.stop);
-  process.stdout.write(flags.json ? `${JSON.stringify(benchJson(result))}\n` : formatBenchTable(result));
+  const result = await runBench({ ...options, onProgress: progress.update }).finally(progress.stop);
+  process.stdout.write(json ? `${JSON.stringify(benchJson(result))}\n` : formatBenchTable(result));
 }
 
 /** A cli-progress bar per phase on a terminal; otherwise one stderr line per phase step worth noting. */
