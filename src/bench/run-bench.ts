@@ -63,7 +63,7 @@ export interface BenchRow {
   readonly averageImageTokens: number;
   /** MustDrop only: its paper's average, counted after each pruning layer (counts.ts). */
   readonly averageImageTokensAfterPruning?: number;
-  /** Median share of the CPU other processes took during its timed vision and prefill (contention.ts). */
+  /** Median share of the CPU others (processes, hypervisor) took during its timed vision and prefill (contention.ts). */
   readonly othersCpuShare: number;
 }
 
@@ -71,7 +71,7 @@ export interface BenchResult {
   readonly roofline: Roofline;
   /** Cores, and the 1-minute load average when the bench began: other work skews every timing. */
   readonly machine: { readonly cores: number; readonly loadAverage: number };
-  /** Share of the CPU other processes took while the roofline was measured, and at most in one timed run. */
+  /** Share of the CPU others took while the roofline was measured, and at most in one timed run (contention.ts). */
   readonly contention: { readonly roofline: number; readonly worstRun: number };
   readonly preset: string;
   readonly layers: number;
@@ -208,7 +208,7 @@ interface Generation {
   /** Image tokens the vision tower produced for the decoder, after any merge. */
   readonly imageTokens: number;
   readonly imageTokensPerLayer: readonly number[];
-  /** Share of the CPU other processes took during the vision and prefill. */
+  /** Share of the CPU others took during the vision and prefill. */
   readonly othersCpuShare: number;
 }
 

@@ -100,7 +100,9 @@ export function formatBenchTable(result: BenchResult): string {
 /** What other processes took from the machine while it was timed, with a warning when it matters. */
 function contentionLines(result: BenchResult): string[] {
   const { roofline, worstRun } = result.contention;
-  const line = `other processes: ${pct(roofline)} of the CPU during the roofline, up to ${pct(worstRun)} during a timed vision and prefill (column others’ CPU: median)`;
+  const line =
+    `others (other processes, hypervisor steal): ${pct(roofline)} of the CPU during the roofline, ` +
+    `up to ${pct(worstRun)} during a timed vision and prefill (column others’ CPU: each row's median)`;
   const disturbed = Math.max(roofline, worstRun) > CONTENTION_WARNING;
   return disturbed ? [line, 'warning: other work disturbed the timings; rerun on a quiet machine before trusting the speedups'] : [line];
 }
