@@ -1,7 +1,7 @@
 // How a benchmark result is shown: a plain, aligned text table with header lines naming the machine's
 // roofline, what was run and which layer lists were scaled, one row per strategy, and the one JSON
 // object `visdrop bench --json` prints (a contract: BenchJson below).
-import type { BenchResult, BenchRow } from './run-bench.js';
+import { DISTURBED_SHARE, type BenchResult, type BenchRow } from './run-bench.js';
 
 export interface BenchJson {
   readonly rooflineGflops: number;
@@ -65,9 +65,6 @@ const COLUMNS = [
   'others’ CPU',
 ] as const;
 
-/** Other processes' share of the CPU above which the header warns that timings are disturbed. */
-const CONTENTION_WARNING = 0.05;
-
 export function formatBenchTable(result: BenchResult): string {
   const { roofline: rl } = result;
   const header = [
@@ -99,12 +96,16 @@ export function formatBenchTable(result: BenchResult): string {
 
 /** What other processes took from the machine while it was timed, with a warning when it matters. */
 function contentionLines(result: BenchResult): string[] {
-  const { roofline, worstRun } = result.contention;
-  const line =
+  const { roofline, worstRun, repeatedRuns } = result.contention;
+  const lines = [
     `others (other processes, hypervisor steal): ${pct(roofline)} of the CPU during the roofline, ` +
-    `up to ${pct(worstRun)} during a timed vision and prefill (column others’ CPU: each row's median)`;
-  const disturbed = Math.max(roofline, worstRun) > CONTENTION_WARNING;
-  return disturbed ? [line, 'warning: other work disturbed the timings; rerun on a quiet machine before trusting the speedups'] : [line];
+      `up to ${pct(worstRun)} during a kept timed vision and prefill (column others’ CPU: each row's median); ` +
+      `${repeatedRuns} run${repeatedRuns === 1 ? '' : 's'} repeated as others took more than ${pct(DISTURBED_SHARE)}`,
+  ];
+  if (Math.max(roofline, worstRun) > DISTURBED_SHARE) {
+    lines.push('warning: other work disturbed the timings; rerun on a quiet machine before trusting the speedups');
+  }
+  return lines;
 }
 
 /** Which layer lists ran, and whether the bench scaled them to the cut decoder. */
