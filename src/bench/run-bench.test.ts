@@ -40,9 +40,10 @@ describe('runBench', () => {
     assert.equal(json.preset, 'tiny');
     assert.equal(json.layers, 2);
     assert.equal(json.rows.length, 1);
-    const { strategy, label, options, imageTokensPerLayer, speedup, ...timings } = json.rows[0]!;
+    const { strategy, label, options, imageTokensPerLayer, speedup, othersCpuShare, ...timings } = json.rows[0]!;
     assert.deepEqual([strategy, label, options, imageTokensPerLayer, speedup], ['none', 'none', {}, [4, 4], 1]);
     assertPositive({ ...timings, rooflineGflops: json.rooflineGflops, bandwidthGBs: json.bandwidthGBs });
+    assert.ok(othersCpuShare >= 0 && othersCpuShare <= 1);
     // 4 image tokens (2x2 patches) and 40 text tokens around the marker.
     assert.deepEqual([result.imageTokens, result.textTokens, result.promptTokens], [4, 40, 44]);
     assert.deepEqual([...phases], ['roofline', 'load', 'run']);
