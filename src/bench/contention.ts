@@ -1,6 +1,5 @@
-// How much of the machine others took while the bench timed something: other processes (every
-// core's busy time less this process's own CPU time) and, in a virtual machine, the hypervisor
-// (steal time, Linux /proc/stat only), over the cores' wall time. Either slows a timed run down (a
+// How much of the machine others took while something was timed: other processes' busy time and the
+// hypervisor's steal time (Linux /proc/stat) over the cores' wall time. Either slows a run down (a
 // GEMM split over all cores waits for its slowest thread), so this says which timings to distrust.
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';

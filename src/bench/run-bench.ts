@@ -1,9 +1,6 @@
-// One benchmark: measure the machine's roofline, build a LLaVA runtime on seeded random weights (no
-// checkpoint needed), then time full generations of every strategy, `none` first, on one fixed
-// image and prompt: one warm-up round and `runs` measured rounds, each round running every strategy
-// once so that drift in the machine's speed weighs on all of them alike; a run that others disturbed
-// is repeated. Each strategy's median prefill is set against none's (measured speedup) and against
-// the FLOPs its kept counts predict.
+// One benchmark: the machine's roofline, then generations of `none` and each strategy on seeded random
+// weights and one fixed input, in interleaved rounds after a warm-up (a run others disturbed is
+// repeated); median prefills give each strategy's speedup, set against its full-accounting FLOPs.
 import { availableParallelism, loadavg, totalmem } from 'node:os';
 import { OptionError } from '../errors.js';
 import type { LlavaArch } from '../config/llava.js';

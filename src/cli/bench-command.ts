@@ -1,7 +1,6 @@
-// `visdrop bench`: times a LLaVA-1.5 preset on seeded random weights against this machine's measured
-// roofline, without token reduction and with each strategy --reduce lists (the shared strategy
-// flags apply). Prints an aligned table (progress on stderr), or with --json exactly one JSON object
-// on stdout and nothing else there. Bad flags fail as OptionError before anything is loaded.
+// `visdrop bench`: times a LLaVA-1.5 preset on random weights against the machine's roofline, without
+// and with each strategy --reduce lists (shared strategy flags). Prints a table (progress on stderr) or,
+// with --json, exactly one JSON object on stdout. Bad flags fail as OptionError before anything loads.
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { PRESETS } from '../bench/presets.js';
