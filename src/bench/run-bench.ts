@@ -146,8 +146,8 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
     const repeats = strategies.map(() => 0);
     let total = (runs + 1) * strategies.length;
     let done = 0;
-    // Round 0 is the warm-up: it opens each strategy's extra sessions (attention rows, scores) and
-    // faults in pages.
+    // Each round runs every strategy once, so drift in the machine's speed weighs on all alike. Round
+    // 0 is the warm-up: it opens each strategy's extra sessions (attention rows, scores), faults in pages.
     for (let round = 0; round <= runs; round++) {
       for (const [i, strategy] of strategies.entries()) {
         const run = `${round === 0 ? 'warm-up' : `run ${round} of ${runs}`}: ${strategy.label}`;
