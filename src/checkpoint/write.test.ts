@@ -149,6 +149,38 @@ describe('writeSafetensors', () => {
   });
 });
 
+describe('writeSafetensors with lazy data', () => {
+  it('produces each tensor once, in file order, only when it is written', () => {
+    const path = join(root, 'lazy.safetensors');
+    const produced: string[] = [];
+    const lazy = (name: string, values: number[]): TensorToWrite => ({
+      name,
+      dtype: 'F16',
+      shape: [values.length],
+      data: () => {
+        produced.push(name);
+        return new Float32Array(values);
+      },
+    });
+    writeSafetensors(path, [lazy('first', [1, 2]), lazy('second', [3])]);
+    assert.deepEqual(produced, ['first', 'second']);
+    const file = new SafetensorsFile(path);
+    assert.deepEqual([...file.readFloat32('first')], [1, 2]);
+    assert.deepEqual([...file.readFloat32('second')], [3]);
+    file.close();
+  });
+
+  it('rejects lazy data whose length does not match its shape, naming the tensor, and leaves no file', () => {
+    const path = join(root, 'lazy-wrong.safetensors');
+    assert.throws(
+      () => writeSafetensors(path, [{ name: 'w', dtype: 'F32', shape: [2, 2], data: () => new Float32Array(3) }]),
+      (error: unknown) => error instanceof CheckpointError && /w/.test(error.message) && /4 values/.test(error.message) && /3 values/.test(error.message),
+    );
+    assert.equal(existsSync(path), false);
+    assert.deepEqual(readdirSync(root).filter((name) => name.startsWith('lazy-wrong')), []);
+  });
+});
+
 describe('writeShardedSafetensors', () => {
   // 24 + 8 + 40 + 6 bytes of data.
   const tensors = [

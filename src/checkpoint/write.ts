@@ -1,6 +1,8 @@
 // Writes safetensors files the way Hugging Face does (header padded with spaces to 8 bytes) and
 // sharded checkpoints like save_pretrained. Tensors are streamed to disk in chunks and each file
-// appears atomically: it is written under a temporary name, synced, then renamed into place.
+// appears atomically: it is written under a temporary name, synced, then renamed into place. A
+// tensor's data may be a function that produces it when its turn comes, so a checkpoint larger
+// than memory (a full-size 7B one) is written holding one tensor at a time.
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError, OptionError } from '../errors.js';
@@ -11,7 +13,8 @@ export interface TensorToWrite {
   readonly name: string;
   readonly dtype: WritableDtype;
   readonly shape: readonly number[];
-  readonly data: Float32Array;
+  /** The values, or a function called once, when the tensor is written, that returns them. */
+  readonly data: Float32Array | (() => Float32Array);
 }
 
 // Elements encoded per write: bounds the extra memory for F16/BF16 to 2 MiB whatever the tensor.
@@ -30,9 +33,10 @@ export function writeSafetensors(
   writeAtomically(path, (fd) => {
     writeAll(fd, lengthBytes);
     writeAll(fd, header);
-    for (const { dtype, data } of tensors) {
+    for (const tensor of tensors) {
+      const data = tensorData(path, tensor);
       for (let start = 0; start < data.length; start += CHUNK_ELEMENTS) {
-        writeAll(fd, encodeFloat32(dtype, data.subarray(start, start + CHUNK_ELEMENTS)));
+        writeAll(fd, encodeFloat32(tensor.dtype, data.subarray(start, start + CHUNK_ELEMENTS)));
       }
     }
   });
@@ -98,11 +102,32 @@ export function writeShardedSafetensors(
   return written;
 }
 
-function tensorBytes(tensor: TensorToWrite): number {
-  return tensor.data.length * DTYPE_BYTES[tensor.dtype];
+function elementCount(shape: readonly number[]): number {
+  return shape.reduce((product, dim) => product * dim, 1);
 }
 
-/** Rejects reserved or repeated names, bad shapes and data whose length does not match its shape. */
+function tensorBytes(tensor: TensorToWrite): number {
+  return elementCount(tensor.shape) * DTYPE_BYTES[tensor.dtype];
+}
+
+/** The tensor's values, produced now if they are lazy, checked against its shape. */
+function tensorData(where: string, { name, shape, data }: TensorToWrite): Float32Array {
+  const values = typeof data === 'function' ? data() : data;
+  checkLength(`${where}: ${name}`, shape, values.length);
+  return values;
+}
+
+function checkLength(subject: string, shape: readonly number[], length: number): void {
+  const count = elementCount(shape);
+  if (length !== count) {
+    throw new CheckpointError({ subject, expected: `${count} values for shape [${shape.join(', ')}]`, found: `${length} values` });
+  }
+}
+
+/**
+ * Rejects reserved or repeated names, bad shapes and data whose length does not match its shape
+ * (lazy data is checked when it is produced).
+ */
 function checkTensors(where: string, tensors: readonly TensorToWrite[]): void {
   const seen = new Set<string>();
   for (const { name, dtype, shape, data } of tensors) {
@@ -122,14 +147,7 @@ function checkTensors(where: string, tensors: readonly TensorToWrite[]): void {
     if (!shape.every((dim) => Number.isSafeInteger(dim) && dim >= 0)) {
       throw new CheckpointError({ subject, expected: 'a shape of non-negative integers', found: `[${shape.join(', ')}]` });
     }
-    const count = shape.reduce((product, dim) => product * dim, 1);
-    if (data.length !== count) {
-      throw new CheckpointError({
-        subject,
-        expected: `${count} values for shape [${shape.join(', ')}]`,
-        found: `${data.length} values`,
-      });
-    }
+    if (typeof data !== 'function') checkLength(subject, shape, data.length);
   }
 }
 
@@ -167,6 +185,7 @@ function writeAtomically(path: string, write: (fd: number) => void): void {
     renameSync(temporary, path);
   } catch (cause) {
     rmSync(temporary, { force: true });
+    if (cause instanceof CheckpointError) throw cause; // a tensor's lazy data was wrong, not the file
     throw new CheckpointError({ subject: path, expected: 'a file it can write', found: (cause as Error).message, cause });
   }
 }

@@ -3,7 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SafetensorsFile } from '../checkpoint/index.js';
@@ -81,6 +81,22 @@ describe('visdrop CLI', () => {
     const result = visdrop('generate', '--model', join(work, 'nowhere'), '--image', DEMO_IMAGE, '--prompt', QUESTION);
     assertOneLineError(result, 'nowhere', 'config.json', 'no such file');
     assert.equal(result.status, 1);
+  });
+
+  it('make-tiny --dtype takes any case and names the dtype in config.json', () => {
+    const out = join(work, 'tiny-f16');
+    const made = visdrop('make-tiny', '--out', out, '--dtype', 'f16');
+    assert.equal(made.status, 0, made.stderr);
+    const file = new SafetensorsFile(join(out, 'model.safetensors'));
+    assert.equal(file.info('language_model.lm_head.weight').dtype, 'F16');
+    file.close();
+    assert.equal(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).torch_dtype, 'float16');
+  });
+
+  it('make-tiny refuses an unknown preset, a tiny shape flag beside a preset, and an unknown dtype, in one line', () => {
+    assertOneLineError(visdrop('make-tiny', '--out', join(work, 'x'), '--preset', 'llava-9b'), '--preset', 'llava-9b', 'llava-1.5-7b');
+    assertOneLineError(visdrop('make-tiny', '--out', join(work, 'x'), '--preset', 'llava-1.5-7b', '--text-layers', '2'), '--preset', '--text-layers');
+    assertOneLineError(visdrop('make-tiny', '--out', join(work, 'x'), '--dtype', 'f8'), '--dtype', '"f8"');
   });
 
   it('an unknown option is one line', () => {

@@ -1,27 +1,35 @@
-// `visdrop make-tiny`: writes a seeded random-weight LLaVA-1.5 checkpoint in the llava-hf layout.
+// `visdrop make-tiny`: writes a seeded random-weight LLaVA checkpoint in the llava-hf layout, tiny
+// or (with --preset) at a benchmark preset's full size.
 import { Option, type Command } from 'commander';
+import { PRESETS } from '../bench/presets.js';
 import { makeTinyCheckpoint } from '../index.js';
-import { parseWholeNumber } from './options.js';
+import { parseChoice, parseWholeNumber } from './options.js';
 import { runCommand } from './run-command.js';
 
 export function registerMakeTinyCommand(program: Command): void {
   program
     .command('make-tiny')
-    .description('write a small seeded random-weight LLaVA-1.5 checkpoint (llava-hf layout, real LLaMA tokenizer)')
+    .description('write a seeded random-weight LLaVA checkpoint (llava-hf layout, real LLaMA tokenizer): tiny, or a preset at full size')
     .requiredOption('--out <dir>', 'output directory')
     .option('--seed <n>', 'weights seed', parseWholeNumber('--seed', 0), 0)
     .option('--text-layers <n>', 'decoder layers', parseWholeNumber('--text-layers', 1))
     .option('--vision-layers <n>', 'CLIP layers', parseWholeNumber('--vision-layers', 2))
     .option('--kv-heads <n>', 'decoder key/value heads (grouped-query attention when fewer than heads)', parseWholeNumber('--kv-heads', 1))
-    .addOption(new Option('--dtype <dtype>', 'weight dtype on disk').choices(['F32', 'F16', 'BF16']).default('F32'))
+    .option('--dtype <dtype>', 'weight dtype on disk: F32, F16 or BF16 (any case)', parseChoice('--dtype', ['F32', 'F16', 'BF16'] as const), 'F32')
     .addOption(new Option('--arch <arch>', 'LLaVA-1.5 or LLaVA-NeXT (anyres)').choices(['llava', 'llava-next']).default('llava'))
+    .addOption(
+      new Option('--preset <name>', 'full-size shapes of a benchmark preset, sharded like llava-hf (5 GB files); the shape flags do not apply')
+        .choices(Object.keys(PRESETS))
+        .conflicts(['textLayers', 'visionLayers', 'kvHeads', 'arch']),
+    )
     .action(
-      runCommand(async (flags: { out: string; seed: number; textLayers?: number; visionLayers?: number; kvHeads?: number; dtype: 'F32' | 'F16' | 'BF16'; arch: 'llava' | 'llava-next' }) => {
+      runCommand(async (flags: { out: string; seed: number; textLayers?: number; visionLayers?: number; kvHeads?: number; dtype: 'F32' | 'F16' | 'BF16'; arch: 'llava' | 'llava-next'; preset?: string }) => {
         const arch = await makeTinyCheckpoint({
           outDir: flags.out,
           seed: flags.seed,
           dtype: flags.dtype,
           arch: flags.arch,
+          ...(flags.preset ? { preset: flags.preset } : {}),
           shape: {
             ...(flags.textLayers ? { textLayers: flags.textLayers } : {}),
             ...(flags.visionLayers ? { visionLayers: flags.visionLayers } : {}),

@@ -25,3 +25,12 @@ export function parseNumber(flag: string, isValid: (n: number) => boolean, expec
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
+
+/** One of `choices`, matched without regard to case ("f16" for F16), returned as spelled in `choices`. */
+export function parseChoice<T extends string>(flag: string, choices: readonly T[]): (text: string) => T {
+  return (text) => {
+    const match = choices.find((choice) => choice.toLowerCase() === text.trim().toLowerCase());
+    if (match === undefined) throw new OptionError({ subject: flag, expected: `one of ${choices.join(', ')}`, found: JSON.stringify(text) });
+    return match;
+  };
+}

@@ -1,12 +1,15 @@
-// Writes a seeded random-weight LLaVA-1.5 checkpoint in the llava-hf layout (config.json,
-// preprocessor_config.json, safetensors weights, a real LLaMA tokenizer with `<image>`), small
-// enough for tests and the demo. The same seed always gives the same files.
+// Writes a seeded random-weight LLaVA checkpoint in the llava-hf layout (config.json,
+// preprocessor_config.json, safetensors weights, a real LLaMA tokenizer with `<image>`): small ones
+// for tests and the demo, or a benchmark preset at full size (a 7B is 14 GB of F16), written one
+// tensor at a time into 5 GB shards as llava-hf's are. The same seed always gives the same files.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LLAVA_V16_PINPOINTS, normalizeLlavaConfig, type LlavaArch } from '../config/llava.js';
 import { OPENAI_CLIP_MEAN, OPENAI_CLIP_STD } from '../config/preprocessor.js';
 import { writeShardedSafetensors, type TensorToWrite } from '../checkpoint/index.js';
 import type { WritableDtype } from '../checkpoint/dtype.js';
+import { OptionError } from '../errors.js';
+import { PRESETS } from '../bench/presets.js';
 import { randomTensor } from '../models/random-weights.js';
 import { llavaTensorList } from '../models/llava/tensor-list.js';
 import { writeTinyTokenizer } from './tiny-tokenizer.js';
@@ -42,8 +45,17 @@ export interface MakeTinyOptions {
   /** `llava` (LLaVA-1.5, default) or `llava-next` (anyres, llava-v1.6's pinpoints scaled to the image size). */
   readonly arch?: 'llava' | 'llava-next';
   readonly shape?: Partial<TinyShape>;
+  /** A benchmark preset's full-size shapes (bench/presets.ts) instead of a tiny shape; `arch` and `shape` are then unused. */
+  readonly preset?: string;
   readonly dtype?: WritableDtype;
 }
+
+/** save_pretrained's default max_shard_size ("5GB"), with which llava-hf's checkpoints were sharded. */
+const PRESET_SHARD_BYTES = 5e9;
+/** Tiny checkpoints stay one file. */
+const TINY_SHARD_BYTES = 2 ** 31;
+
+const TORCH_DTYPES: Record<WritableDtype, string> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 
 function pinpointsFor(imageSize: number): number[][] {
   return LLAVA_V16_PINPOINTS.map(([h, w]) => [(h / 336) * imageSize, (w / 336) * imageSize]);
@@ -115,23 +127,34 @@ export function tinyPreprocessorJson(imageSize: number, arch: 'llava' | 'llava-n
   };
 }
 
+/** The config.json to write: a preset's or a tiny shape's, with torch_dtype naming the dtype on disk. */
+function configJson(options: MakeTinyOptions, dtype: WritableDtype): Record<string, unknown> {
+  if (options.preset === undefined) return { ...tinyConfigJson({ ...TINY_SHAPE, ...options.shape }, options.arch), torch_dtype: TORCH_DTYPES[dtype] };
+  const preset = PRESETS[options.preset];
+  if (!preset) {
+    throw new OptionError({ subject: '--preset', expected: `one of ${Object.keys(PRESETS).join(', ')}`, found: JSON.stringify(options.preset) });
+  }
+  return { ...preset, torch_dtype: TORCH_DTYPES[dtype] };
+}
+
 /** Writes the checkpoint; returns its normalised config. */
 export async function makeTinyCheckpoint(options: MakeTinyOptions): Promise<LlavaArch> {
-  const shape = { ...TINY_SHAPE, ...options.shape };
-  const config = tinyConfigJson(shape, options.arch);
+  const dtype = options.dtype ?? 'F32';
+  const config = configJson(options, dtype);
   const arch = normalizeLlavaConfig(config);
   mkdirSync(options.outDir, { recursive: true });
   writeFileSync(join(options.outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-  writeFileSync(join(options.outDir, 'preprocessor_config.json'), `${JSON.stringify(tinyPreprocessorJson(shape.imageSize, options.arch), null, 2)}\n`);
+  const preprocessor = tinyPreprocessorJson(arch.vision.imageSize, arch.anyres ? 'llava-next' : 'llava');
+  writeFileSync(join(options.outDir, 'preprocessor_config.json'), `${JSON.stringify(preprocessor, null, 2)}\n`);
   writeFileSync(join(options.outDir, 'generation_config.json'), `${JSON.stringify({ bos_token_id: 1, eos_token_id: 2, pad_token_id: 32001 }, null, 2)}\n`);
   await writeTinyTokenizer(options.outDir);
-  const dtype = options.dtype ?? 'F32';
+  // Lazy: each tensor is drawn when the writer reaches it, so only one is ever in memory.
   const tensors: TensorToWrite[] = llavaTensorList(arch).map(({ name, shape: dims }) => ({
     name,
     dtype,
     shape: dims,
-    data: randomTensor(options.seed, name, dims),
+    data: () => randomTensor(options.seed, name, dims),
   }));
-  writeShardedSafetensors(options.outDir, tensors, 2 ** 31, { format: 'pt' });
+  writeShardedSafetensors(options.outDir, tensors, options.preset === undefined ? TINY_SHARD_BYTES : PRESET_SHARD_BYTES, { format: 'pt' });
   return arch;
 }
