@@ -16,6 +16,7 @@ export { loadPreprocessorConfig, type ImagePreprocessing } from './config/prepro
 export { openCheckpoint, Checkpoint, SafetensorsFile, writeSafetensors } from './checkpoint/index.js';
 export { LlavaRuntime, type LoadProgress, type RuntimeOptions } from './runtime/llava-runtime.js';
 export { KvCache, LayerKv } from './runtime/kv-cache.js';
+export { GraphCache, defaultCacheDir, type CacheEntryInfo, type CacheSource, type GraphCacheOptions } from './runtime/graph-cache.js';
 export { randomWeights } from './models/random-weights.js';
 export { loadModel, LlavaModel, DEFAULT_MAX_NEW_TOKENS, type GenerateRequest, type LoadOptions } from './generate/model.js';
 export type { GenerationEvent, GenerationTimings, PrefillTimings, StopReason } from './generate/events.js';

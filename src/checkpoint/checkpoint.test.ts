@@ -60,6 +60,7 @@ describe('openCheckpoint', () => {
       assert.deepEqual(checkpoint.info('model.embed_tokens.weight'), { dtype: 'BF16', shape: [4, 2] });
       assert.deepEqual([...checkpoint.float32('lm_head.weight', [3, 2])], [-1, 0, 1, 2, 3, 4]);
       assert.deepEqual([...checkpoint.float32('model.norm.weight')], [0.5, 1.5]);
+      assert.deepEqual(checkpoint.fileNames(), ['model.safetensors']);
     } finally {
       checkpoint.close();
     }
@@ -71,6 +72,12 @@ describe('openCheckpoint', () => {
     try {
       assert.deepEqual(checkpoint.names().sort(), tensors.map((t) => t.name).sort());
       for (const t of tensors) assert.deepEqual(checkpoint.float32(t.name, t.shape), t.data);
+      assert.deepEqual(checkpoint.fileNames().sort(), [
+        'model-00001-of-00003.safetensors',
+        'model-00002-of-00003.safetensors',
+        'model-00003-of-00003.safetensors',
+        'model.safetensors.index.json',
+      ]);
     } finally {
       checkpoint.close();
     }

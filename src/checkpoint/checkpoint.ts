@@ -2,7 +2,7 @@
 // `model.safetensors.index.json`. Opening validates the index and every shard's header up front;
 // tensor data is read lazily, and checked for dtype and shape when it is asked for.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { CheckpointError, describe } from '../errors.js';
 import { isFloatDtype } from './dtype.js';
 import { SafetensorsFile, type TensorInfo } from './safetensors.js';
@@ -48,6 +48,12 @@ export class Checkpoint {
 
   has(name: string): boolean {
     return this.fileOf.has(name);
+  }
+
+  /** The weight files' names in the directory (the index too when sharded), e.g. to tell versions apart. */
+  fileNames(): string[] {
+    const names = this.files.map((file) => basename(file.path));
+    return this.source === SINGLE_FILE ? names : [INDEX_FILE, ...names];
   }
 
   /** Tensor names: in file order for a single file, in weight_map order for shards. */

@@ -1,7 +1,7 @@
 // The public entry point: `loadModel(dir)` opens a llava-hf checkpoint directory (config,
 // preprocessor, tokenizer, chat template, weights) and returns a model whose `generate` streams
 // events. Everything a request can get wrong is checked before any heavy work starts.
-import { loadLlavaConfig, type LlavaArch } from '../config/llava.js';
+import { CONFIG_FILE, loadLlavaConfig, type LlavaArch } from '../config/llava.js';
 import { loadPreprocessorConfig, type ImagePreprocessing } from '../config/preprocessor.js';
 import { openCheckpoint } from '../checkpoint/index.js';
 import { OptionError } from '../errors.js';
@@ -9,6 +9,9 @@ import { anyresPixelValues, decodeImage, decodeImageBuffer, loadLlavaNextPreproc
 import { llavaWeights, storedName } from '../models/llava/weight-names.js';
 import { llavaTensorList } from '../models/llava/tensor-list.js';
 import { LlavaRuntime, type LoadProgress } from '../runtime/llava-runtime.js';
+import { GraphCache, type CachedGraphOpener, type GraphCacheOptions } from '../runtime/graph-cache.js';
+import type { SessionSettings } from '../runtime/session.js';
+import { linearPlan } from '../quant/format.js';
 import { buildPrompt, loadChatTemplate, loadTokenizer, StreamDecoder, type ChatTemplate, type TextTokenizer } from '../text/index.js';
 import type { GenerationEvent } from './events.js';
 import { generate } from './loop.js';
@@ -19,6 +22,14 @@ import type { WeightFormatOptions } from '../quant/format.js';
 
 /** `weights` picks f32, q8 or q4 Linear layers (see WeightFormatOptions); default f32. */
 export interface LoadOptions extends WeightFormatOptions {
+  /**
+   * The converted-model cache of q8 and q4 graphs (runtime/graph-cache.ts): on by default, in
+   * defaultCacheDir(); `false` turns it off. f32 graphs are the checkpoint's weights as stored, so
+   * they are never cached.
+   */
+  readonly cache?: false | GraphCacheOptions;
+  /** Told about what the load worked around (a corrupt cache entry, a full disk); default: process.emitWarning. */
+  readonly onWarning?: (message: string) => void;
   /** Threads per operator (default: onnxruntime's choice, the machine's cores). */
   readonly threads?: number;
   /** Pad images to a square with the mean colour before resizing (original LLaVA's `pad` mode). */
@@ -63,6 +74,8 @@ export class LlavaModel {
     readonly runtime: LlavaRuntime,
     /** Wall time to open the checkpoint and build every session. */
     readonly loadMs: number,
+    /** Weight graphs read from the converted-model cache (0: all built from the checkpoint). */
+    readonly cachedGraphs: number,
   ) {}
 
   static async load(dir: string, options: LoadOptions = {}): Promise<LlavaModel> {
@@ -73,17 +86,25 @@ export class LlavaModel {
     const tokenizer = loadTokenizer(dir);
     const template = loadChatTemplate(dir);
     const checkpoint = openCheckpoint(dir);
+    const settings = options.threads ? { intraOpThreads: options.threads } : {};
+    const graphs = cachedGraphOpener(dir, checkpoint.fileNames(), options, settings);
     try {
       // Every tensor is checked before the first graph is built, so a bad checkpoint fails in
       // milliseconds rather than minutes into a load.
       for (const { name, shape } of llavaTensorList(arch)) checkpoint.checkFloatTensor(storedName(checkpoint, name), shape);
       const runtime = await LlavaRuntime.create(arch, llavaWeights(checkpoint), {
-        ...(options.threads ? { intraOpThreads: options.threads } : {}),
+        ...settings,
         ...(options.weights ? { weights: options.weights } : {}),
         ...(options.q4BlockSize ? { q4BlockSize: options.q4BlockSize } : {}),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(graphs ? { graphs } : {}),
       });
-      return new LlavaModel(dir, arch, preprocessing, anyresPreprocessing, tokenizer, template, runtime, performance.now() - start);
+      graphs?.finish();
+      const loadMs = performance.now() - start;
+      return new LlavaModel(dir, arch, preprocessing, anyresPreprocessing, tokenizer, template, runtime, loadMs, graphs?.hits ?? 0);
+    } catch (error) {
+      graphs?.abandon();
+      throw error;
     } finally {
       checkpoint.close();
     }
@@ -150,6 +171,17 @@ export class LlavaModel {
       reducer: request.reduce ?? null,
     };
   }
+}
+
+/** The cache's opener for a quantised load, or null (f32, or the cache turned off). */
+function cachedGraphOpener(dir: string, files: readonly string[], options: LoadOptions, settings: SessionSettings): CachedGraphOpener | null {
+  const plan = linearPlan(options); // validates the format options before anything touches the cache
+  const format = options.weights ?? 'f32';
+  if (format === 'f32' || options.cache === false) return null;
+  const warn = options.onWarning ?? ((message: string) => process.emitWarning(message, 'VisdropWarning'));
+  const cache = new GraphCache({ ...options.cache, onWarning: warn });
+  // The graphs depend on the config and the weights, and on the format's plan of encodings.
+  return cache.opener(GraphCache.source(dir, [CONFIG_FILE, ...files], { weights: format, plan }), settings);
 }
 
 /**

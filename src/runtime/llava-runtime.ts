@@ -19,7 +19,7 @@ import { IMAGE_NEWLINE_WEIGHT } from '../models/llava/tensor-list.js';
 import type { GraphBuilder } from '../onnx/builder.js';
 import { linearPlan, type WeightFormatOptions } from '../quant/format.js';
 import { smoothedDecoderWeights } from '../quant/smooth.js';
-import { floatTensor, GraphSession, int64Tensor, type SessionSettings } from './session.js';
+import { floatTensor, GraphSession, int64Tensor, type GraphOpener, type SessionSettings } from './session.js';
 import type { KvCache, LayerKv } from './kv-cache.js';
 import { attentionMask } from './mask.js';
 
@@ -31,6 +31,8 @@ export interface LoadProgress {
 
 export interface RuntimeOptions extends SessionSettings, WeightFormatOptions {
   onProgress?: (progress: LoadProgress) => void;
+  /** Where weight graphs come from; default: built from the weights (a cache may supply them, graph-cache.ts). */
+  graphs?: GraphOpener;
 }
 
 /** Hidden states of a vision range: [B, S, Dv] with S tokens per image. */
@@ -95,8 +97,9 @@ export class LlavaRuntime {
     const weights = plan.decoder.kind === 'int8' ? smoothedDecoderWeights(t, checkpointWeights) : checkpointWeights;
     const total = 1 + v.numLayers + 1 + 2 * t.numLayers + 2;
     let done = 0;
+    const graphs: GraphOpener = options.graphs ?? { open: (_label, build) => GraphSession.create(build(), options) };
     const open = async (label: string, build: () => GraphBuilder): Promise<GraphSession> => {
-      const session = await GraphSession.create(build(), options);
+      const session = await graphs.open(label, build);
       options.onProgress?.({ done: ++done, total, label });
       return session;
     };

@@ -7,6 +7,20 @@ import type { GraphBuilder, GraphInput } from '../onnx/builder.js';
 
 export type Feeds = Record<string, ort.Tensor>;
 
+/** A graph as ONNX bytes, with what a session needs to check its feeds and report its size. */
+export interface SerializedGraph {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+  readonly inputs: readonly GraphInput[];
+  /** Bytes of the weights it holds. */
+  readonly weightBytes: number;
+}
+
+/** Opens the weight graphs of a model by label, building each only when it has to (graph-cache.ts). */
+export interface GraphOpener {
+  open(label: string, build: () => GraphBuilder): Promise<GraphSession>;
+}
+
 export interface SessionSettings {
   /** Threads for one operator; defaults to the machine's cores as onnxruntime counts them. */
   readonly intraOpThreads?: number;
@@ -22,7 +36,12 @@ export class GraphSession {
   ) {}
 
   /** Serialises `graph` and opens it; the protobuf bytes are dropped once onnxruntime has them. */
-  static async create(graph: GraphBuilder, settings: SessionSettings = {}): Promise<GraphSession> {
+  static create(graph: GraphBuilder, settings: SessionSettings = {}): Promise<GraphSession> {
+    return GraphSession.fromModel({ name: graph.graphName, bytes: graph.toModelBytes(), inputs: graph.inputList, weightBytes: graph.initializerBytes }, settings);
+  }
+
+  /** Opens a serialised model, e.g. one read back from the converted-model cache. */
+  static async fromModel(model: SerializedGraph, settings: SessionSettings = {}): Promise<GraphSession> {
     const options: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
@@ -33,16 +52,16 @@ export class GraphSession {
     };
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(graph.toModelBytes(), options);
+      session = await ort.InferenceSession.create(model.bytes, options);
     } catch (cause) {
       throw new GraphError({
-        subject: `graph ${graph.graphName}`,
+        subject: `graph ${model.name}`,
         expected: 'a model onnxruntime accepts',
         found: (cause as Error).message.split('\n')[0] ?? 'an error',
         cause,
       });
     }
-    return new GraphSession(graph.graphName, session, graph.inputList, graph.initializerBytes);
+    return new GraphSession(model.name, session, model.inputs, model.weightBytes);
   }
 
   async run(feeds: Feeds): Promise<Record<string, ort.Tensor>> {
