@@ -77,6 +77,25 @@ describe('visdrop CLI', () => {
     assert.deepEqual(JSON.parse(fromPixels.stdout).tokens, JSON.parse(fromImage.stdout).tokens);
   });
 
+  it('generate --weights q8 fills the cache, reads it on the next run, and cache list / clear show and empty it', () => {
+    const cacheDir = join(work, 'cache');
+    const args = ['generate', '--model', model, '--image', DEMO_IMAGE, '--prompt', QUESTION, '--max-new-tokens', '2', '--weights', 'q8', '--cache-dir', cacheDir, '--json'];
+    const first = JSON.parse(visdrop(...args).stdout);
+    const second = JSON.parse(visdrop(...args).stdout);
+    assert.equal(first.load.cachedGraphs, 0);
+    assert.equal(second.load.cachedGraphs, 15);
+    assert.deepEqual(second.tokens, first.tokens);
+    assert.ok(second.load.peakRssBytes > 0);
+    assert.equal(JSON.parse(visdrop(...args, '--no-cache').stdout).load.cachedGraphs, 0);
+
+    const listed = visdrop('cache', 'list', '--cache-dir', cacheDir);
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.equal(listed.stdout.trim().split('\n').length, 1);
+    assert.match(listed.stdout, new RegExp(`\\tq8\\t${model}\\t`));
+    assert.match(visdrop('cache', 'clear', '--cache-dir', cacheDir).stderr, /removed 1 entries/);
+    assert.equal(visdrop('cache', 'list', '--cache-dir', cacheDir).stdout, '');
+  });
+
   it('a missing checkpoint directory is one line and exit 1', () => {
     const result = visdrop('generate', '--model', join(work, 'nowhere'), '--image', DEMO_IMAGE, '--prompt', QUESTION);
     assertOneLineError(result, 'nowhere', 'config.json', 'no such file');

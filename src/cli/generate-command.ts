@@ -36,6 +36,9 @@ interface GenerateFlags extends ReduceFlags {
   json?: boolean;
   dumpLogits?: string;
   dumpPixelValues?: string;
+  /** false with --no-cache. */
+  cache: boolean;
+  cacheDir?: string;
 }
 
 export function registerGenerateCommand(program: Command): void {
@@ -59,11 +62,18 @@ export function registerGenerateCommand(program: Command): void {
         .choices(WEIGHT_FORMATS)
         .default('f32'),
     )
+    .option('--no-cache', 'build q8/q4 graphs from the checkpoint without reading or writing the converted-model cache')
+    .option('--cache-dir <dir>', 'converted-model cache directory (default $VISDROP_CACHE_DIR, else ~/.cache/visdrop)')
     .option('--pad-to-square', "pad the image to a square with the mean colour first (original LLaVA's pad mode)")
     .option('--json', 'print one JSON object instead of streaming text')
     .option('--dump-logits <file>', 'write the last prompt position logits [vocab] as safetensors')
     .option('--dump-pixel-values <file>', 'write the preprocessed pixel_values as safetensors');
   addReduceFlags(command).action(runCommand(generateAction));
+}
+
+/** The process's peak resident memory so far (resourceUsage reports KiB). */
+function peakRssBytes(): number {
+  return process.resourceUsage().maxRSS * 1024;
 }
 
 async function generateAction(flags: GenerateFlags): Promise<void> {
@@ -82,6 +92,8 @@ async function generateAction(flags: GenerateFlags): Promise<void> {
     weights: flags.weights,
     ...(flags.padToSquare ? { padToSquare: true } : {}),
     ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
+    cache: flags.cache ? (flags.cacheDir ? { dir: flags.cacheDir } : {}) : false,
+    onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
   }).finally(progress.stop);
   try {
     let pixelValues: PixelValues | AnyresPixelValues | undefined;
@@ -111,6 +123,7 @@ async function generateAction(flags: GenerateFlags): Promise<void> {
         if (!flags.json) process.stdout.write(event.text);
       } else if (flags.json) {
         const timings = { loadMs: model.loadMs, ...event.timings };
+        const load = { weights: flags.weights, cachedGraphs: model.cachedGraphs, peakRssBytes: peakRssBytes() };
         process.stdout.write(
           `${JSON.stringify({
             inputIds: prefill?.inputIds,
@@ -119,6 +132,7 @@ async function generateAction(flags: GenerateFlags): Promise<void> {
             text: event.text,
             stopReason: event.reason,
             timings,
+            load,
             ...(prefill?.reduction ? { reduction: prefill.reduction } : {}),
           })}\n`,
         );
@@ -128,7 +142,8 @@ async function generateAction(flags: GenerateFlags): Promise<void> {
         const kept = reduction ? ` | ${reduction.strategy}: image tokens ${[reduction.imageTokensPerLayer[0], ...reduction.stages.map((s) => s.keptImageTokens.length)].join(' -> ')}` : '';
         process.stdout.write('\n');
         process.stderr.write(
-          `[${event.tokens.length} tokens, ${event.reason}] load ${model.loadMs.toFixed(0)} ms | vision ${t.visionMs.toFixed(1)} ms | ` +
+          `[${event.tokens.length} tokens, ${event.reason}] load ${model.loadMs.toFixed(0)} ms${model.cachedGraphs ? ' (cached)' : ''} | ` +
+            `peak RSS ${(peakRssBytes() / 2 ** 30).toFixed(2)} GiB | vision ${t.visionMs.toFixed(1)} ms | ` +
             `prefill ${t.prefillMs.toFixed(1)} ms (${prefill?.promptTokens} tokens) | decode ${t.decodeMsPerToken.toFixed(1)} ms/token${kept}\n`,
         );
       }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// The `visdrop` command line: generate, demo, make-tiny, bench.
+// The `visdrop` command line: generate, demo, make-tiny, bench, flops, show, cache.
 import { Command } from 'commander';
 import { registerBenchCommand } from './bench-command.js';
+import { registerCacheCommand } from './cache-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerFlopsCommand } from './flops-command.js';
 import { registerGenerateCommand } from './generate-command.js';
@@ -18,5 +19,6 @@ registerMakeTinyCommand(program);
 registerBenchCommand(program);
 registerFlopsCommand(program);
 registerShowCommand(program);
+registerCacheCommand(program);
 
 program.parseAsync(process.argv).catch(reportError);
