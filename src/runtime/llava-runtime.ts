@@ -60,6 +60,12 @@ export interface DecoderRangeOptions {
   readonly positions?: 'given' | 'continue-cache' | 'cache-length';
 }
 
+/** Parts of a decoder pass a profile tells apart (the runtime times each graph run and cache write). */
+export type DecoderPart = 'attention-input' | 'attention' | 'attention-output' | 'cache-write' | 'scores' | 'lm-head';
+
+/** Receives each part's wall time as it happens; `layer` is the decoder layer (the lm_head: numLayers). */
+export type PartTimer = (part: DecoderPart, layer: number, ms: number) => void;
+
 export interface DecoderRangeResult {
   readonly state: DecoderState;
   /** Per requested layer: [H, R, S] over the layer's keys, cached tokens first, spare slots excluded. */
@@ -74,6 +80,8 @@ interface DecoderLayerSessions {
 export class LlavaRuntime {
   private readonly attentionVariants = new Map<string, Promise<GraphSession>>();
   private scoresSession: Promise<GraphSession> | undefined;
+  /** Set by a profiler (bench --profile) to time every decoder part; null costs nothing. */
+  partTimer: PartTimer | null = null;
 
   private constructor(
     readonly arch: LlavaArch,
@@ -209,7 +217,9 @@ export class LlavaRuntime {
       const sessions = this.decoderLayerSessions[layer]!;
       const kv = cache.layer(layer);
       const positions = newTokenPositions(options.positions ?? 'given', state.positions, kv);
-      const projected = await sessions.attentionInput.run({ hidden: floatTensor(hidden, [T, t.hiddenSize]), position_ids: int64Tensor(positions) });
+      const projected = await this.timed('attention-input', layer, () =>
+        sessions.attentionInput.run({ hidden: floatTensor(hidden, [T, t.hiddenSize]), position_ids: int64Tensor(positions) }),
+      );
       const keyT = projected.key_t!.data as Float32Array;
       const value = projected.value!.data as Float32Array;
       const rows = options.attentionRows?.get(layer);
@@ -217,22 +227,27 @@ export class LlavaRuntime {
       const attention = await this.attentionSession(withPast, rows !== undefined);
       const { keysT, values } = kv.buffers();
       const C = kv.capacity;
-      const out = await attention.run({
-        query: projected.query!,
-        key_t: projected.key_t!,
-        value: projected.value!,
-        mask: floatTensor(attentionMask(T, withPast ? C : 0, kv.length), [T, (withPast ? C : 0) + T]),
-        ...(withPast
-          ? {
-              past_key_t: floatTensor(keysT, [t.numKvHeads, t.headDim, C]),
-              past_value: floatTensor(values, [t.numKvHeads, C, t.headDim]),
-            }
-          : {}),
-        ...(rows ? { attention_rows: int64Tensor(rows) } : {}),
-      });
+      const out = await this.timed('attention', layer, () =>
+        attention.run({
+          query: projected.query!,
+          key_t: projected.key_t!,
+          value: projected.value!,
+          // Without past the graph masks causally itself (models/llama/attention.ts).
+          ...(withPast
+            ? {
+                mask: floatTensor(attentionMask(T, C, kv.length), [T, C + T]),
+                past_key_t: floatTensor(keysT, [t.numKvHeads, t.headDim, C]),
+                past_value: floatTensor(values, [t.numKvHeads, C, t.headDim]),
+              }
+            : {}),
+          ...(rows ? { attention_rows: int64Tensor(rows) } : {}),
+        }),
+      );
       if (rows) attentions.set(layer, withoutSpareSlots(out.attentions!.data as Float32Array, rows.length * t.numHeads, withPast ? C : 0, kv.length, T));
-      kv.append(keyT, value, positions);
-      const next = await sessions.attentionOutput.run({ context: out.context!, hidden: floatTensor(hidden, [T, t.hiddenSize]) });
+      await this.timed('cache-write', layer, () => kv.append(keyT, value, positions));
+      const next = await this.timed('attention-output', layer, () =>
+        sessions.attentionOutput.run({ context: out.context!, hidden: floatTensor(hidden, [T, t.hiddenSize]) }),
+      );
       hidden = next.hidden_out!.data as Float32Array;
     }
     return { state: { hidden, positions: state.positions }, attentions };
@@ -247,10 +262,12 @@ export class LlavaRuntime {
     const t = this.arch.text;
     this.checkRange('decoder', layer, layer + 1, t.numLayers);
     const T = state.positions.length;
-    const projected = await this.decoderLayerSessions[layer]!.attentionInput.run({
-      hidden: floatTensor(state.hidden, [T, t.hiddenSize]),
-      position_ids: int64Tensor(state.positions),
-    });
+    const projected = await this.timed('scores', layer, () =>
+      this.decoderLayerSessions[layer]!.attentionInput.run({
+        hidden: floatTensor(state.hidden, [T, t.hiddenSize]),
+        position_ids: int64Tensor(state.positions),
+      }),
+    );
     const query = projected.query!.data as Float32Array; // [Hk, G*T, Hd]
     const G = t.numHeads / t.numKvHeads;
     const R = rows.length;
@@ -266,17 +283,22 @@ export class LlavaRuntime {
     const mask = new Float32Array(R * T);
     rows.forEach((row, r) => mask.fill(-Infinity, r * T + row + 1, (r + 1) * T));
     this.scoresSession ??= GraphSession.create(buildAttentionScoresGraph(t), this.settings);
-    const out = await (await this.scoresSession).run({
-      query_rows: floatTensor(queryRows, [t.numKvHeads, G * R, t.headDim]),
-      key_t: projected.key_t!,
-      mask: floatTensor(mask, [R, T]),
-    });
+    const session = await this.scoresSession;
+    const out = await this.timed('scores', layer, () =>
+      session.run({
+        query_rows: floatTensor(queryRows, [t.numKvHeads, G * R, t.headDim]),
+        key_t: projected.key_t!,
+        mask: floatTensor(mask, [R, T]),
+      }),
+    );
     return out.attentions!.data as Float32Array;
   }
 
   /** hidden rows [R, D] -> logits [R, V]. */
   async logits(hidden: Float32Array, rows: number): Promise<Float32Array> {
-    const out = await this.lmHeadSession.run({ hidden: floatTensor(hidden, [rows, this.arch.text.hiddenSize]) });
+    const out = await this.timed('lm-head', this.arch.text.numLayers, () =>
+      this.lmHeadSession.run({ hidden: floatTensor(hidden, [rows, this.arch.text.hiddenSize]) }),
+    );
     return out.logits!.data as Float32Array;
   }
 
@@ -287,6 +309,15 @@ export class LlavaRuntime {
       ...(this.scoresSession ? [await this.scoresSession] : []),
     ];
     await Promise.all(sessions.map((s) => s.release()));
+  }
+
+  /** Runs `body`, handing its wall time to the part timer when one is set. */
+  private async timed<R>(part: DecoderPart, layer: number, body: () => Promise<R> | R): Promise<R> {
+    if (!this.partTimer) return body();
+    const start = performance.now();
+    const result = await body();
+    this.partTimer(part, layer, performance.now() - start);
+    return result;
   }
 
   private attentionSession(withPast: boolean, attentionRows: boolean): Promise<GraphSession> {

@@ -1,0 +1,99 @@
+// The prefill attention graph, both kernels (GroupQueryAttention and MatMul/Softmax), multi-head and
+// grouped-query, against the float64 reference attention: the context, and the attention rows the
+// strategies rank with (probabilities of chosen query rows), with relative error <= 1e-5.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { attention } from '../reference/attention.js';
+import { softmax } from '../reference/math.js';
+import { floatTensor, GraphSession, int64Tensor } from '../../runtime/session.js';
+import { mulberry32 } from '../../util/prng.js';
+import { buildAttentionGraph, type AttentionShape, type PrefillKernel } from './attention.js';
+
+const TOLERANCE = 1e-5;
+
+function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  assert.equal(actual.length, expected.length, 'lengths differ');
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
+    scale = Math.max(scale, Math.abs(expected[i]!));
+  }
+  return diff / scale;
+}
+
+/** Token-major q [T, H*Hd] and k, v [T, Hk*Hd], as the reference takes them. */
+function randomInputs(shape: AttentionShape, T: number, seed: number) {
+  const next = mulberry32(seed);
+  const matrix = (heads: number) => Float64Array.from({ length: T * heads * shape.headDim }, () => 4 * next() - 2);
+  return { q: matrix(shape.numHeads), k: matrix(shape.numKvHeads), v: matrix(shape.numKvHeads) };
+}
+
+/** [T, heads*Hd] -> [heads, T, Hd] (times `scale`), the graph's query and value layout. */
+function headMajor(x: Float64Array, T: number, heads: number, Hd: number, scale = 1): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let t = 0; t < T; t++) for (let h = 0; h < heads; h++) for (let d = 0; d < Hd; d++) out[(h * T + t) * Hd + d] = scale * x[(t * heads + h) * Hd + d]!;
+  return out;
+}
+
+/** [T, Hk*Hd] -> [Hk, Hd, T], the graph's key layout. */
+function keysTransposed(k: Float64Array, T: number, Hk: number, Hd: number): Float32Array {
+  const out = new Float32Array(k.length);
+  for (let t = 0; t < T; t++) for (let h = 0; h < Hk; h++) for (let d = 0; d < Hd; d++) out[(h * Hd + d) * T + t] = k[(t * Hk + h) * Hd + d]!;
+  return out;
+}
+
+/** Reference probabilities [H, R, T] of query rows `rows`, causal. */
+function referenceRows(shape: AttentionShape, T: number, q: Float64Array, k: Float64Array, rows: readonly number[]): number[] {
+  const { numHeads: H, numKvHeads: Hk, headDim: Hd } = shape;
+  const out: number[] = [];
+  for (let h = 0; h < H; h++) {
+    const kv = Math.floor(h / (H / Hk));
+    for (const row of rows) {
+      const scores = Float64Array.from({ length: T }, (_, j) => {
+        if (j > row) return -Infinity;
+        let dot = 0;
+        for (let d = 0; d < Hd; d++) dot += q[(row * H + h) * Hd + d]! * k[(j * Hk + kv) * Hd + d]!;
+        return dot / Math.sqrt(Hd);
+      });
+      out.push(...softmax(scores));
+    }
+  }
+  return out;
+}
+
+const SHAPES: readonly (AttentionShape & { label: string })[] = [
+  { label: 'multi-head', numHeads: 4, numKvHeads: 4, headDim: 8 },
+  { label: 'grouped-query', numHeads: 4, numKvHeads: 2, headDim: 16 },
+];
+const KERNELS: readonly PrefillKernel[] = ['gqa', 'matmul'];
+
+describe('prefill attention graph against the float64 reference', () => {
+  for (const shape of SHAPES) {
+    for (const kernel of KERNELS) {
+      it(`${kernel} kernel, ${shape.label}: context and attention rows`, async () => {
+        const { numHeads: H, numKvHeads: Hk, headDim: Hd } = shape;
+        const T = 9;
+        const { q, k, v } = randomInputs(shape, T, 5);
+        const rows = [8, 0, 4];
+        const session = await GraphSession.create(buildAttentionGraph(shape, { withPast: false, attentionRows: true, kernel }));
+        try {
+          const out = await session.run({
+            query: floatTensor(headMajor(q, T, H, Hd, Hd ** -0.5), [Hk, (H / Hk) * T, Hd]),
+            key_t: floatTensor(keysTransposed(k, T, Hk, Hd), [Hk, Hd, T]),
+            value: floatTensor(headMajor(v, T, Hk, Hd), [Hk, T, Hd]),
+            attention_rows: int64Tensor(rows),
+          });
+          const context = attention(q, k, v, { tokens: T, numHeads: H, numKvHeads: Hk, headDim: Hd, causal: true });
+          const contextError = relativeError(out.context!.data as Float32Array, context);
+          assert.ok(contextError <= TOLERANCE, `context: relative error ${contextError.toExponential(2)}`);
+          assert.deepEqual(out.attentions!.dims, [H, rows.length, T]);
+          const rowsError = relativeError(out.attentions!.data as Float32Array, referenceRows(shape, T, q, k, rows));
+          assert.ok(rowsError <= TOLERANCE, `attention rows: relative error ${rowsError.toExponential(2)}`);
+        } finally {
+          await session.release();
+        }
+      });
+    }
+  }
+});
