@@ -63,8 +63,26 @@ describe('resolveBenchOptions', () => {
   });
 });
 
+describe('LLaVA-NeXT image size', () => {
+  it('defaults to 672x672 on llava-next-7b: base + 2x2 tiles, 2928 image tokens', () => {
+    assert.deepEqual(resolveBenchOptions({ preset: 'llava-next-7b' }).image, { width: 672, height: 672, tileRows: 2, tileCols: 2, crops: 5, tokens: 2928 });
+    assert.equal(resolveBenchOptions({ preset: 'llava-1.5-7b' }).image, null);
+  });
+
+  it('takes --image-size as WIDTHxHEIGHT, counted as the processor counts', () => {
+    const image = resolveBenchOptions({ preset: 'llava-next-7b', imageSize: '640x480' }).image!;
+    assert.deepEqual([image.tileRows, image.tileCols, image.crops, image.tokens], [2, 2, 5, 2340]);
+    assert.equal(resolveBenchOptions({ preset: 'llava-next-7b', imageSize: '336x336' }).image!.tokens, 1176);
+  });
+
+  it('rejects a malformed size, and a size on a LLaVA-1.5 preset', () => {
+    rejects({ preset: 'llava-next-7b', imageSize: '640x' }, '--image-size', '"640x"');
+    rejects({ preset: 'llava-1.5-7b', imageSize: '672x672' }, '--image-size', '--preset llava-1.5-7b (model_type "llava")');
+  });
+});
+
 describe('presets', () => {
-  it('normalise to the LLaVA-1.5 shapes, with the decoder cut on request', () => {
+  it('normalise to the LLaVA-1.5 and LLaVA-NeXT shapes, with the decoder cut on request', () => {
     const arch = cutDecoder(PRESETS['llava-1.5-7b']!, 4);
     assert.equal(arch.text.numLayers, 4);
     assert.deepEqual(
@@ -72,6 +90,9 @@ describe('presets', () => {
       [4096, 32, 128, 11008, 32064],
     );
     assert.deepEqual([arch.vision.hiddenSize, arch.visionLayersUsed, arch.imageTokensPerImage, arch.imageTokenId], [1024, 23, 576, 32000]);
+    const next = cutDecoder(PRESETS['llava-next-7b']!, 8);
+    assert.deepEqual([next.modelType, next.text.numLayers, next.text.hiddenSize, next.text.vocabSize, next.imageTokenId], ['llava_next', 8, 4096, 32064, 32000]);
+    assert.equal(next.anyres!.pinpoints.length, 5);
     const big = cutDecoder(PRESETS['llava-1.5-13b']!, 40).text;
     assert.deepEqual([big.hiddenSize, big.numHeads, big.numKvHeads, big.intermediateSize], [5120, 40, 40, 13824]);
   });

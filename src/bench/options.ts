@@ -1,8 +1,10 @@
 // Validation of the benchmark's options, shared by the CLI (flags arrive as text) and the API
 // (numbers): every bad value becomes an OptionError naming the flag, what it accepts and what it got.
 // Text is parsed strictly, so "1.5", "4x", "0x10" or "" never pass as a count.
+import { normalizeLlavaConfig, type LlavaArch } from '../config/llava.js';
 import { OptionError } from '../errors.js';
-import { decoderDepth, PRESETS, type RawLlavaConfig } from './presets.js';
+import { nextImage, parseImageSize, type NextImage } from '../flops/index.js';
+import { PRESETS, type RawLlavaConfig } from './presets.js';
 import { benchStrategies, type BenchStrategy, type ScaledList, type StrategyFlags } from './strategies.js';
 
 /** The strategy flags (--reduce lists several) come as generate's, with --mustdrop-budgets added. */
@@ -17,6 +19,16 @@ export interface BenchOptionsInput extends StrategyFlags {
   readonly runs?: number | string;
   /** Decode steps timed per run; default 8. */
   readonly decodeTokens?: number | string;
+  /** LLaVA-NeXT only: the image's "WIDTHxHEIGHT"; default two tower sides square (672x672). */
+  readonly imageSize?: string;
+  /** Also break each prefill into its parts and time the attention kernels at two lengths. */
+  readonly profile?: boolean;
+}
+
+/** The image a LLaVA-NeXT bench feeds: its size and tile grid, crops (base + tiles), image tokens. */
+export interface BenchImage extends NextImage {
+  readonly crops: number;
+  readonly tokens: number;
 }
 
 export interface ResolvedBenchOptions {
@@ -31,6 +43,9 @@ export interface ResolvedBenchOptions {
   readonly strategies: readonly BenchStrategy[];
   /** Default layer lists scaled to `layers` (empty at full depth or when every list was given). */
   readonly scaledLists: readonly ScaledList[];
+  /** LLaVA-NeXT's image; null for LLaVA-1.5, whose one image is the tower's square. */
+  readonly image: BenchImage | null;
+  readonly profile: boolean;
 }
 
 export const DEFAULT_RUNS = 3;
@@ -45,7 +60,9 @@ export function resolveBenchOptions(input: BenchOptionsInput): ResolvedBenchOpti
       found: JSON.stringify(input.preset),
     });
   }
-  const totalLayers = decoderDepth(config);
+  const arch = normalizeLlavaConfig(config);
+  const image = benchImage(input.preset, arch, input.imageSize);
+  const totalLayers = arch.text.numLayers;
   const layers = wholeNumber('--layers', input.layers, totalLayers, 1, totalLayers);
   const { strategies, scaled } = benchStrategies(input, layers, totalLayers);
   return {
@@ -57,7 +74,24 @@ export function resolveBenchOptions(input: BenchOptionsInput): ResolvedBenchOpti
     decodeTokens: wholeNumber('--decode-tokens', input.decodeTokens, DEFAULT_DECODE_TOKENS, 1),
     strategies,
     scaledLists: scaled,
+    image,
+    profile: input.profile === true,
   };
+}
+
+/** The NeXT image: the size given, else 2x2 tiles of the tower's side (672x672, 2928 tokens on a 336 tower). */
+function benchImage(preset: string, arch: LlavaArch, given: string | undefined): BenchImage | null {
+  if (!arch.anyres) {
+    if (given === undefined) return null;
+    throw new OptionError({
+      subject: '--image-size',
+      expected: 'a LLaVA-NeXT preset (llava-next-7b); LLaVA-1.5 takes one image of the tower’s size',
+      found: `--preset ${preset} (model_type "${arch.modelType}")`,
+    });
+  }
+  const side = 2 * arch.vision.imageSize;
+  const { image, tokens } = nextImage(arch, preset, given !== undefined ? parseImageSize(given) : [side, side]);
+  return { ...image, crops: 1 + image.tileRows * image.tileCols, tokens };
 }
 
 function wholeNumber(flag: string, given: number | string | undefined, fallback: number, min: number, max = Infinity): number {

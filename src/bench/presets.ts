@@ -1,12 +1,12 @@
-// Benchmark presets: llava-hf config.json objects for the LLaVA-1.5 sizes, written as the hub's files
-// are, so they go through the same normaliser as a real checkpoint. `cutDecoder` trims the decoder's
-// depth so a preset fits in memory; everything else about its shapes stays the real model's.
-import { normalizeLlavaConfig, type LlavaArch } from '../config/llava.js';
+// Benchmark presets: llava-hf config.json objects for the LLaVA-1.5 sizes and LLaVA-NeXT-7B, written
+// as the hub's files are, so they go through the same normaliser as a real checkpoint. `cutDecoder`
+// trims the decoder's depth so a preset fits in memory; everything else stays the real model's.
+import { LLAVA_V16_PINPOINTS, normalizeLlavaConfig, type LlavaArch } from '../config/llava.js';
 
 /** A config.json as parsed from disk; normalizeLlavaConfig validates it. */
 export type RawLlavaConfig = Record<string, unknown>;
 
-/** CLIP ViT-L/14 at 336 pixels, the vision tower of every LLaVA-1.5. */
+/** CLIP ViT-L/14 at 336 pixels, the vision tower of every LLaVA-1.5 and LLaVA-NeXT. */
 const CLIP_VIT_L_14_336 = {
   model_type: 'clip_vision_model',
   hidden_size: 1024,
@@ -49,15 +49,27 @@ function llava15(text: { hidden: number; layers: number; heads: number; mlp: num
   };
 }
 
-export const PRESETS: Readonly<Record<string, RawLlavaConfig>> = {
-  'llava-1.5-7b': llava15({ hidden: 4096, layers: 32, heads: 32, mlp: 11008 }),
-  'llava-1.5-13b': llava15({ hidden: 5120, layers: 40, heads: 40, mlp: 13824 }),
-};
+const VICUNA_7B = { hidden: 4096, layers: 32, heads: 32, mlp: 11008 };
 
-/** The decoder depth a raw config declares (num_hidden_layers after defaults). */
-export function decoderDepth(config: RawLlavaConfig): number {
-  return normalizeLlavaConfig(config).text.numLayers;
+/**
+ * llava-hf/llava-v1.6-vicuna-7b-hf: LLaVA-1.5-7B's Vicuna-7B and CLIP-L/336 with anyres tiling over
+ * llava-v1.6's pinpoints (a 672x672 image: base + 2x2 tiles, 2928 image tokens).
+ */
+function llavaNext7b(): RawLlavaConfig {
+  return {
+    ...llava15(VICUNA_7B),
+    architectures: ['LlavaNextForConditionalGeneration'],
+    model_type: 'llava_next',
+    image_grid_pinpoints: LLAVA_V16_PINPOINTS,
+    use_image_newline_parameter: true,
+  };
 }
+
+export const PRESETS: Readonly<Record<string, RawLlavaConfig>> = {
+  'llava-1.5-7b': llava15(VICUNA_7B),
+  'llava-1.5-13b': llava15({ hidden: 5120, layers: 40, heads: 40, mlp: 13824 }),
+  'llava-next-7b': llavaNext7b(),
+};
 
 /** The config with its decoder cut to the first `layers` layers, normalised. */
 export function cutDecoder(config: RawLlavaConfig, layers: number): LlavaArch {

@@ -1,6 +1,6 @@
 // End-to-end benchmarks on tiny custom configs with shrunken roofline measurements: the JSON rows
 // must hold finite, positive timings, rates and speedups, one image-token count per layer, and the
-// run must report what it was asked to do.
+// run must report what it was asked to do; a tiny LLaVA-NeXT runs its anyres image with a profile.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runBench, type BenchProgress } from './run-bench.js';
@@ -14,6 +14,17 @@ const DEEP = {
   ...TINY,
   vision_config: { ...VISION, image_size: 84 },
   text_config: { ...TEXT, num_hidden_layers: 32 },
+};
+/** LLaVA-NeXT on a 3x3-patch tower (MustDrop's windows fit each crop), pinpoints in 42-pixel tiles. */
+const NEXT = {
+  ...DEEP,
+  model_type: 'llava_next',
+  image_grid_pinpoints: [
+    [42, 84],
+    [84, 42],
+    [84, 84],
+  ],
+  vision_config: { ...VISION, image_size: 42 },
 };
 const ROOFLINE = { matmulRows: 32, matmulWidth: 64, bandwidthBytes: 2 ** 20, runs: 3 };
 
@@ -78,5 +89,47 @@ describe('runBench', () => {
     assert.match(table, /layer lists scaled to 6 of 32 layers.*--pdrop-layers 8,16,24 → 2,3,5/);
     assert.match(table, /36→18→9→4/);
     assert.match(table, /will differ on trained weights/);
+  });
+
+  it('feeds LLaVA-NeXT an anyres image and profiles every strategy’s prefill', async () => {
+    const result = await runBench({
+      preset: 'next',
+      config: NEXT,
+      layers: 6,
+      runs: 1,
+      decodeTokens: 2,
+      reduce: 'none,fastv,pdrop,mustdrop',
+      mustdropBudgets: '64',
+      profile: true,
+      roofline: ROOFLINE,
+    });
+    // Default image: 2x2 tiles of the tower's side. Base 9 tokens + a 6x6 grid with a newline per row.
+    assert.deepEqual(result.image, { width: 84, height: 84, tileRows: 2, tileCols: 2, crops: 5, tokens: 51 });
+    const json = benchJson(result);
+    assert.deepEqual(json.rows.map((r) => r.label), ['none', 'fastv K=1 R=0.5', 'pdrop 2,3,5', 'mustdrop 0,1,2,3 budget 64']);
+    assert.deepEqual(json.rows[0]!.imageTokensPerLayer, [51, 51, 51, 51, 51, 51]);
+    assert.deepEqual(json.rows[1]!.imageTokensPerLayer, [51, 26, 26, 26, 26, 26]);
+    assert.deepEqual(json.rows[2]!.imageTokensPerLayer, [51, 51, 25, 12, 12, 6]);
+    // MustDrop's NeXT mode: 5 flat crops of 9 patches, merged, no newlines.
+    assert.ok(json.rows[3]!.imageTokensPerLayer[0]! <= 45);
+    for (const row of json.rows) {
+      assertPositive({ speedup: row.speedup, predictedSpeedup: row.predictedSpeedup });
+      const profile = row.profile!;
+      assert.equal(profile.attentionMsPerLayer.length, 6);
+      assert.ok(profile.attentionMsPerLayer.every((ms) => ms > 0));
+      assertPositive({ attentionInput: profile.parts['attention-input'], attention: profile.parts.attention, lmHead: profile.parts['lm-head'] });
+      assert.ok(profile.parts.js >= 0 && profile.parts.js < row.prefillMs);
+      // Only PyramidDrop runs extra graphs to score.
+      assert.equal(profile.parts.scores > 0, row.strategy === 'pdrop', row.label);
+    }
+    assert.deepEqual(
+      json.attentionScaling!.map((t) => [t.kernel, t.tokens]),
+      [['gqa', 49], ['gqa', 91], ['matmul', 49], ['matmul', 91]],
+    );
+    const table = formatBenchTable(result);
+    assert.match(table, /image: 84x84 \(LLaVA-NeXT anyres\): base \+ 2x2 tiles = 5 crops through the tower, 51 image tokens/);
+    assert.match(table, /mustdrop: its code’s NeXT mode/);
+    assert.match(table, /prefill profile/);
+    assert.match(table, /gqa growth/);
   });
 });

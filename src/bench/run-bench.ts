@@ -1,6 +1,7 @@
 // One benchmark: the machine's roofline, then generations of `none` and each strategy on seeded random
-// weights and one fixed input, in interleaved rounds after a warm-up (a run others disturbed is
-// repeated); median prefills give each strategy's speedup, set against its full-accounting FLOPs.
+// weights and one fixed input (LLaVA-NeXT: every crop of an anyres image), in interleaved rounds after
+// a warm-up (a run others disturbed is repeated); median prefills give each strategy's speedup, set
+// against its full-accounting FLOPs. With `profile`, each prefill is broken into its parts too.
 import { availableParallelism, loadavg, totalmem } from 'node:os';
 import { OptionError } from '../errors.js';
 import type { LlavaArch } from '../config/llava.js';
@@ -11,9 +12,11 @@ import { LlavaRuntime } from '../runtime/llava-runtime.js';
 import type { TokenReducer } from '../reduce/types.js';
 import { mulberry32 } from '../util/prng.js';
 import { countFlops, decoderWeightBytes, modelWeightBytes, visionFlops } from '../flops/index.js';
+import { measureAttentionScaling, type AttentionTiming } from './attention-scaling.js';
 import { markCpu, othersShare } from './contention.js';
 import { averageAfterPruning, averageProcessed, stageCounts } from './counts.js';
-import { resolveBenchOptions, type BenchOptionsInput } from './options.js';
+import { resolveBenchOptions, type BenchImage, type BenchOptionsInput } from './options.js';
+import { medianProfile, PartRecorder, type PrefillProfile } from './profile.js';
 import { cutDecoder, type RawLlavaConfig } from './presets.js';
 import { measureBandwidth, measureMatMul, type Roofline, type RooflineOptions } from './roofline.js';
 import { median } from './stats.js';
@@ -63,6 +66,8 @@ export interface BenchRow {
   readonly averageImageTokensAfterPruning?: number;
   /** Median share of the CPU others (processes, hypervisor) took during its timed vision and prefill (contention.ts). */
   readonly othersCpuShare: number;
+  /** With `profile`: where its prefill's time went, part by part, the median over the timed runs. */
+  readonly profile?: PrefillProfile;
 }
 
 export interface BenchResult {
@@ -81,6 +86,8 @@ export interface BenchResult {
   readonly scaledLists: readonly ScaledList[];
   readonly visionLayers: number;
   readonly totalVisionLayers: number;
+  /** LLaVA-NeXT's anyres image (its crops all go through the tower); null for LLaVA-1.5. */
+  readonly image: BenchImage | null;
   /** FLOPs of encoding the image without a vision stage (tower and projector). */
   readonly visionFlops: number;
   /** The image's tokens and the prompt's length without reduction. */
@@ -98,6 +105,8 @@ export interface BenchResult {
   readonly peakRssBytes: number;
   /** `none` first. */
   readonly rows: readonly BenchRow[];
+  /** With `profile`: one layer's attention graph alone, each kernel, at LLaVA-1.5's prompt length and this one. */
+  readonly attentionScaling?: readonly AttentionTiming[];
 }
 
 /** Seeds of the fixed inputs, so every run and every machine times the same work. */
@@ -116,6 +125,8 @@ const MEMORY_SHARE = 0.9;
  * per strategy: on a shared 2-core machine, others taking 10 % of the CPU slowed a prefill by 10-25 %.
  */
 export const DISTURBED_SHARE = 0.05;
+/** Timed runs of each attention-scaling measurement, after a warm-up. */
+const SCALING_RUNS = 3;
 
 export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
   const resolved = resolveBenchOptions(options);
@@ -139,8 +150,9 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
     onProgress: (p) => report({ phase: 'load', done: p.done, total: p.total, label: p.label }),
   });
   const loadMs = performance.now() - loadStart;
+  let result: BenchResult;
   try {
-    const input = benchInput(arch, textTokens);
+    const input = benchInput(arch, textTokens, resolved.image);
     const { strategies, runs } = resolved;
     const samples = strategies.map((): Generation[] => []);
     const repeats = strategies.map(() => 0);
@@ -152,12 +164,12 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
       for (const [i, strategy] of strategies.entries()) {
         const run = `${round === 0 ? 'warm-up' : `run ${round} of ${runs}`}: ${strategy.label}`;
         report({ phase: 'run', done: done++, total, label: run });
-        let generation = await timedGeneration(runtime, input, resolved.decodeTokens, strategy.reducer);
+        let generation = await timedGeneration(runtime, input, resolved.decodeTokens, strategy.reducer, resolved.profile);
         while (round > 0 && generation.othersCpuShare > DISTURBED_SHARE && repeats[i]! < runs) {
           repeats[i]!++;
           total++;
           report({ phase: 'run', done: done++, total, label: `${run}, again (others took ${(100 * generation.othersCpuShare).toFixed(0)}% of the CPU)` });
-          generation = await timedGeneration(runtime, input, resolved.decodeTokens, strategy.reducer);
+          generation = await timedGeneration(runtime, input, resolved.decodeTokens, strategy.reducer, resolved.profile);
         }
         if (round > 0) samples[i]!.push(generation);
       }
@@ -169,7 +181,7 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
     const rows = strategies.map((strategy, i) =>
       compare(arch, strategy, samples[i]!, { imageTokens: baseline.imageTokens, textTokens, prefillMs: baselinePrefillMs }),
     );
-    return {
+    result = {
       roofline,
       machine,
       contention: {
@@ -183,7 +195,8 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
       scaledLists: resolved.scaledLists,
       visionLayers: arch.visionLayersUsed,
       totalVisionLayers: arch.vision.numLayers,
-      visionFlops: visionFlops(arch, baseline.imageTokens),
+      image: resolved.image,
+      visionFlops: visionFlops(arch, baseline.imageTokens, resolved.image?.crops),
       imageTokens: baseline.imageTokens,
       textTokens,
       promptTokens: baseline.promptTokens,
@@ -198,14 +211,23 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
   } finally {
     await runtime.release();
   }
+  if (!resolved.profile) return result;
+  // After the model is released: the MatMul kernel's [H, T, T] scores take gigabytes at NeXT lengths.
+  const lengths = [...new Set([arch.imageTokensPerImage + textTokens, result.promptTokens])];
+  return { ...result, attentionScaling: await measureAttentionScaling(arch.text, lengths, SCALING_RUNS) };
 }
 
-/** A fixed image and a prompt of `textTokens` seeded ids with the image marker in the middle. */
-export function benchInput(arch: LlavaArch, textTokens: number): GenerationInput {
+/**
+ * A fixed image and a prompt of `textTokens` seeded ids with the image marker in the middle. For
+ * LLaVA-NeXT the pixel values are its processor's form for `image`: one crop per tile after the base
+ * image, with the image's size, so the tower runs over every crop and the features are packed.
+ */
+export function benchInput(arch: LlavaArch, textTokens: number, image: BenchImage | null = null): GenerationInput {
   const size = arch.vision.imageSize;
+  const crops = image?.crops ?? 1;
   const nextPixel = mulberry32(PIXEL_SEED);
   // Roughly the range of CLIP-normalised pixels.
-  const data = Float32Array.from({ length: 3 * size * size }, () => 4 * nextPixel() - 2);
+  const data = Float32Array.from({ length: crops * 3 * size * size }, () => 4 * nextPixel() - 2);
   const nextId = mulberry32(PROMPT_SEED);
   const marker = arch.imageTokenId;
   const textId = () => {
@@ -215,7 +237,9 @@ export function benchInput(arch: LlavaArch, textTokens: number): GenerationInput
   };
   const before = Math.floor(textTokens / 2);
   const ids = Array.from({ length: textTokens }, textId);
-  return { inputIds: [...ids.slice(0, before), marker, ...ids.slice(before)], pixelValues: { data, shape: [1, 3, size, size] } };
+  const inputIds = [...ids.slice(0, before), marker, ...ids.slice(before)];
+  if (!image) return { inputIds, pixelValues: { data, shape: [1, 3, size, size] } };
+  return { inputIds, pixelValues: { data, shape: [1, crops, 3, size, size], imageSize: [image.height, image.width] } };
 }
 
 /** What one timed generation reports: its timings, and the image-token counts its prefill saw. */
@@ -228,16 +252,24 @@ interface Generation {
   readonly imageTokensPerLayer: readonly number[];
   /** Share of the CPU others took during the vision and prefill. */
   readonly othersCpuShare: number;
+  /** When profiled: the prefill's parts. */
+  readonly profile?: PrefillProfile;
 }
 
-/** One greedy generation of exactly `decodeTokens` timed decode steps (plus the prefill's token). */
+/**
+ * One greedy generation of exactly `decodeTokens` timed decode steps (plus the prefill's token);
+ * with `profile`, its prefill's parts as the runtime times them (decode steps are not recorded).
+ */
 async function timedGeneration(
   runtime: LlavaRuntime,
   input: GenerationInput,
   decodeTokens: number,
   reducer: TokenReducer | null,
+  profile: boolean,
 ): Promise<Generation> {
   let prefill: Omit<Generation, 'timings'> | undefined;
+  const recorder = profile ? new PartRecorder(runtime.arch.text.numLayers) : null;
+  runtime.partTimer = recorder?.timer ?? null;
   const mark = markCpu();
   const events = generate(runtime, input, {
     maxNewTokens: decodeTokens + 1,
@@ -251,7 +283,14 @@ async function timedGeneration(
     if (event.type === 'prefill') {
       const [start, end] = event.imageTokenRange!; // benchInput always has the image
       const perLayer = event.reduction?.imageTokensPerLayer ?? Array<number>(runtime.arch.text.numLayers).fill(end - start);
-      prefill = { promptTokens: event.promptTokens, imageTokens: end - start, imageTokensPerLayer: perLayer, othersCpuShare: othersShare(mark) };
+      prefill = {
+        promptTokens: event.promptTokens,
+        imageTokens: end - start,
+        imageTokensPerLayer: perLayer,
+        othersCpuShare: othersShare(mark),
+        ...(recorder ? { profile: recorder.profile(event.timings.prefillMs) } : {}),
+      };
+      runtime.partTimer = null;
     }
     if (event.type === 'done') {
       if (event.reason !== 'max-new-tokens') {
@@ -281,14 +320,14 @@ function compare(
   // The input is fixed and greedy, so every run keeps the same tokens; the last run's counts stand for all.
   const perLayer = generations.at(-1)!.imageTokensPerLayer;
   const prefillMs = median(generations.map((g) => g.timings.prefillMs));
-  const { flops, ratio } = countFlops({
-    text: arch.text,
-    imageTokens: baseline.imageTokens,
-    imageTokensPerLayer: perLayer,
-    textTokens: baseline.textTokens,
-    accounting: 'full',
-    reducer: flopsReducer(strategy.reducer),
-  });
+  const count = (imageTokens: number, imageTokensPerLayer: readonly number[], reducer: TokenReducer | null) =>
+    countFlops({ text: arch.text, imageTokens, imageTokensPerLayer, textTokens: baseline.textTokens, accounting: 'full', reducer }).flops;
+  // Against none's own count: MustDrop's flat NeXT crops can enter the decoder with more tokens
+  // than the packed image has (no unpadding), so a strategy's counts may exceed none's.
+  const noneFlops = count(baseline.imageTokens, Array<number>(arch.text.numLayers).fill(baseline.imageTokens), null);
+  const flops = count(Math.max(baseline.imageTokens, ...perLayer), perLayer, flopsReducer(strategy.reducer));
+  const ratio = flops / noneFlops;
+  const profiles = generations.flatMap((g) => (g.profile ? [g.profile] : []));
   const boundaries = strategy.reducer?.boundaries ?? [];
   return {
     strategy: strategy.name,
@@ -306,6 +345,7 @@ function compare(
     averageImageTokens: averageProcessed(perLayer),
     ...(strategy.name === 'mustdrop' ? { averageImageTokensAfterPruning: averageAfterPruning(perLayer, boundaries) } : {}),
     othersCpuShare: median(generations.map((g) => g.othersCpuShare)),
+    ...(profiles.length > 0 ? { profile: medianProfile(profiles) } : {}),
   };
 }
 

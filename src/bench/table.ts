@@ -1,13 +1,21 @@
 // How a benchmark result is shown: a plain, aligned text table with header lines naming the machine's
 // roofline, what was run and which layer lists were scaled, one row per strategy, and the one JSON
 // object `visdrop bench --json` prints (a contract: BenchJson below).
+import type { AttentionTiming } from './attention-scaling.js';
+import type { BenchImage } from './options.js';
+import { profileLines } from './profile-table.js';
 import { DISTURBED_SHARE, type BenchResult, type BenchRow } from './run-bench.js';
+import { alignedTable } from './text-table.js';
 
 export interface BenchJson {
   readonly rooflineGflops: number;
   readonly bandwidthGBs: number;
   readonly preset: string;
   readonly layers: number;
+  /** LLaVA-NeXT only: the anyres image fed. */
+  readonly image?: BenchImage;
+  /** With --profile: one layer's attention graph alone, per kernel and prompt length. */
+  readonly attentionScaling?: readonly AttentionTiming[];
   /** `none` first; the timings are medians, speedups are of the prefill against `none`'s. */
   readonly rows: readonly Pick<
     BenchRow,
@@ -24,6 +32,7 @@ export interface BenchJson {
     | 'averageImageTokens'
     | 'averageImageTokensAfterPruning'
     | 'othersCpuShare'
+    | 'profile'
   >[];
 }
 
@@ -33,6 +42,8 @@ export function benchJson(result: BenchResult): BenchJson {
     bandwidthGBs: result.roofline.bandwidthGBs,
     preset: result.preset,
     layers: result.layers,
+    ...(result.image ? { image: result.image } : {}),
+    ...(result.attentionScaling ? { attentionScaling: result.attentionScaling } : {}),
     rows: result.rows.map((r) => ({
       strategy: r.strategy,
       label: r.label,
@@ -47,6 +58,7 @@ export function benchJson(result: BenchResult): BenchJson {
       averageImageTokens: r.averageImageTokens,
       ...(r.averageImageTokensAfterPruning !== undefined ? { averageImageTokensAfterPruning: r.averageImageTokensAfterPruning } : {}),
       othersCpuShare: r.othersCpuShare,
+      ...(r.profile ? { profile: r.profile } : {}),
     })),
   };
 }
@@ -72,6 +84,7 @@ export function formatBenchTable(result: BenchResult): string {
     `machine: ${result.machine.cores} cores, 1-minute load average ${result.machine.loadAverage.toFixed(2)} at start`,
     `machine roofline: f32 MatMul ${rl.matmulGflops.toFixed(1)} GFLOP/s, memory read ${rl.bandwidthGBs.toFixed(1)} GB/s`,
     `decoder layers: ${result.layers} of ${result.totalLayers}; vision layers: ${result.visionLayers} of ${result.totalVisionLayers}`,
+    ...imageLines(result),
     ...layerListLines(result),
     `tokens: ${result.promptTokens} prompt (${result.imageTokens} image + ${result.textTokens} text), ${result.decodeTokens} decode step${result.decodeTokens === 1 ? '' : 's'} timed per run`,
     `runs: median of ${result.runs} after 1 warm-up, every strategy once per round, same image and prompt`,
@@ -91,7 +104,22 @@ export function formatBenchTable(result: BenchResult): string {
     r.decodeMsPerToken.toFixed(1),
     pct(r.othersCpuShare),
   ]);
-  return [...header, '', ...alignedTable([...COLUMNS], body), '', ...footer(result), ''].join('\n');
+  const profile = profileLines(result);
+  return [...header, '', ...alignedTable([...COLUMNS], body), '', ...footer(result), ...(profile.length > 0 ? ['', ...profile] : []), ''].join('\n');
+}
+
+/** LLaVA-NeXT: the image, its tiles and crops, and what MustDrop's flat-crop mode sees instead. */
+function imageLines(result: BenchResult): string[] {
+  const image = result.image;
+  if (!image) return [];
+  const tiles = `${image.tileRows}x${image.tileCols} tiles`;
+  const lines = [
+    `image: ${image.width}x${image.height} (LLaVA-NeXT anyres): base + ${tiles} = ${image.crops} crops through the tower, ${image.tokens} image tokens (unpadded grid, a newline per row)`,
+  ];
+  if (result.rows.some((r) => r.strategy.startsWith('mustdrop'))) {
+    lines.push('mustdrop: its code’s NeXT mode, crops concatenated flat (no unpadding, no newlines), each merged on its own grid');
+  }
+  return lines;
 }
 
 /** What other processes took from the machine while it was timed, with a warning when it matters. */
@@ -143,15 +171,6 @@ function footer(result: BenchResult): string[] {
 
 function pct(fraction: number): string {
   return `${(100 * fraction).toFixed(0)}%`;
-}
-
-/** Rows of cells padded to their column's width: the first column left-aligned, numbers right-aligned. */
-function alignedTable(columns: readonly string[], rows: readonly (readonly string[])[]): string[] {
-  const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]?.length ?? 0)));
-  const line = (cells: readonly string[]) =>
-    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(' | ');
-  const rule = widths.map((w) => '-'.repeat(w)).join('-+-');
-  return [line(columns), rule, ...rows.map(line)];
 }
 
 function gb(bytes: number): string {

@@ -1,6 +1,7 @@
-// `visdrop bench`: times a LLaVA-1.5 preset on random weights against the machine's roofline, without
-// and with each strategy --reduce lists (shared strategy flags). Prints a table (progress on stderr) or,
-// with --json, exactly one JSON object on stdout. Bad flags fail as OptionError before anything loads.
+// `visdrop bench`: times a LLaVA-1.5 or LLaVA-NeXT preset on random weights against the machine's
+// roofline, without and with each strategy --reduce lists (shared strategy flags). Prints a table
+// (progress on stderr) or, with --json, exactly one JSON object on stdout. Bad flags fail as
+// OptionError before anything loads.
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { PRESETS } from '../bench/presets.js';
@@ -15,6 +16,8 @@ interface BenchFlags extends ReduceFlags {
   layers?: string;
   runs?: string;
   decodeTokens?: string;
+  imageSize?: string;
+  profile?: boolean;
   json?: boolean;
 }
 
@@ -28,7 +31,7 @@ export function registerBenchCommand(program: Command): void {
   const command = program
     .command('bench')
     .description(
-      'time a LLaVA-1.5 preset on random weights against the machine roofline (MatMul rate, memory bandwidth), ' +
+      'time a LLaVA preset on random weights against the machine roofline (MatMul rate, memory bandwidth), ' +
         'without token reduction and with each strategy --reduce lists: prefill speedup measured and predicted by FLOPs',
     )
     .requiredOption('--preset <name>', `model shapes: ${Object.keys(PRESETS).join(', ')}`)
@@ -37,6 +40,8 @@ export function registerBenchCommand(program: Command): void {
     .option('--runs <n>', 'measured runs after one warm-up (default 3)')
     .option('--decode-tokens <n>', 'decode steps timed per run (default 8)')
     .option('--mustdrop-budgets <list>', 'MustDrop: one row per budget, each with its shipped thresholds (default 192,128,64)')
+    .option('--image-size <WxH>', 'LLaVA-NeXT presets: the anyres image, WIDTHxHEIGHT (default 672x672: 2928 image tokens)')
+    .option('--profile', 'break each prefill into its parts, and time one layer’s attention per kernel at two lengths')
     .option('--json', 'print one JSON object instead of the table');
   // Layer lists not given are scaled to a cut decoder (see the table's header).
   addReduceFlags(command, true).action(runCommand(benchAction));

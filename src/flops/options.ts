@@ -86,8 +86,8 @@ export function resolveFlopsOptions(options: FlopsOptionsInput): ResolvedFlopsOp
   };
 }
 
-/** "640x480" -> [640, 480]; both sides whole numbers >= 1. */
-function parseImageSize(text: string): [width: number, height: number] {
+/** "640x480" -> [640, 480]; both sides whole numbers >= 1 (the bench's --image-size too). */
+export function parseImageSize(text: string): [width: number, height: number] {
   const match = /^(\d+)x(\d+)$/i.exec(text.trim());
   const sides = match ? [Number(match[1]), Number(match[2])] : [];
   if (sides.length !== 2 || !sides.every((n) => Number.isSafeInteger(n) && n >= 1)) {
@@ -100,7 +100,7 @@ function parseImageSize(text: string): [width: number, height: number] {
  * The tile grid and image token count of a `width` x `height` image on a LLaVA-NeXT model: the
  * processor's count, with the tower's input side as the crop size (336 in every llava-hf NeXT).
  */
-function nextImage(arch: LlavaArch, model: string, [width, height]: [number, number]): { image: NextImage; tokens: number } {
+export function nextImage(arch: LlavaArch, model: string, [width, height]: [number, number]): { image: NextImage; tokens: number } {
   if (!arch.anyres) {
     throw new OptionError({
       subject: '--image-size',
