@@ -1,24 +1,8 @@
 #!/usr/bin/env node
-// The `visdrop` command line: generate, demo, make-tiny, bench, flops, show, cache.
-import { Command } from 'commander';
-import { registerBenchCommand } from './bench-command.js';
-import { registerCacheCommand } from './cache-command.js';
-import { registerDemoCommand } from './demo-command.js';
-import { registerFlopsCommand } from './flops-command.js';
-import { registerGenerateCommand } from './generate-command.js';
-import { registerMakeTinyCommand } from './make-tiny-command.js';
-import { reportError } from './run-command.js';
-import { registerShowCommand } from './show-command.js';
+// The `visdrop` command line. The commands are imported only after the malloc relaunch check, so
+// a relaunching parent loads no native module (onnxruntime, sharp) it would not use.
+import { relaunchWithMallocSettings } from './relaunch.js';
 
-const program = new Command('visdrop')
-  .description('Run LLaVA-style vision-language models on Node.js, fast, by dropping redundant visual tokens')
-  .showHelpAfterError(false);
-registerGenerateCommand(program);
-registerDemoCommand(program);
-registerMakeTinyCommand(program);
-registerBenchCommand(program);
-registerFlopsCommand(program);
-registerShowCommand(program);
-registerCacheCommand(program);
-
-program.parseAsync(process.argv).catch(reportError);
+const relaunchedExitCode = relaunchWithMallocSettings();
+if (relaunchedExitCode !== null) process.exit(relaunchedExitCode);
+await import('./program.js');

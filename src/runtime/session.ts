@@ -45,6 +45,10 @@ export class GraphSession {
     const options: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
+      // No per-session memory arena: each of a model's ~90 sessions would keep the peak of its own
+      // activations for good (measured on the 7B with q4 weights: peak RSS 15.2 -> 9.3 GiB, and
+      // prefill 85 -> 56 s with the memory pressure gone).
+      enableCpuMemArena: false,
       // Every session has its own thread pool; spinning workers of the session that just ran would
       // steal the cores from the next one (measured: decode 3x slower than with spinning off).
       extra: { session: { intra_op: { allow_spinning: '0' } } },

@@ -1,0 +1,23 @@
+// The `visdrop` commands: generate, demo, make-tiny, bench, flops, show, cache.
+import { Command } from 'commander';
+import { registerBenchCommand } from './bench-command.js';
+import { registerCacheCommand } from './cache-command.js';
+import { registerDemoCommand } from './demo-command.js';
+import { registerFlopsCommand } from './flops-command.js';
+import { registerGenerateCommand } from './generate-command.js';
+import { registerMakeTinyCommand } from './make-tiny-command.js';
+import { reportError } from './run-command.js';
+import { registerShowCommand } from './show-command.js';
+
+const program = new Command('visdrop')
+  .description('Run LLaVA-style vision-language models on Node.js, fast, by dropping redundant visual tokens')
+  .showHelpAfterError(false);
+registerGenerateCommand(program);
+registerDemoCommand(program);
+registerMakeTinyCommand(program);
+registerBenchCommand(program);
+registerFlopsCommand(program);
+registerShowCommand(program);
+registerCacheCommand(program);
+
+program.parseAsync(process.argv).catch(reportError);

@@ -1,0 +1,49 @@
+// The CLI's relaunch with a fixed glibc mmap threshold: the child sees the setting, the parent
+// hands back the child's exit code, and a process that already has the setting runs as it is.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const RELAUNCH = join(import.meta.dirname, 'relaunch.ts');
+
+describe('relaunchWithMallocSettings', { skip: process.platform !== 'linux' && 'glibc settings apply on Linux only' }, () => {
+  let dir: string;
+  let script: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'visdrop-relaunch-'));
+    script = join(dir, 'probe.ts');
+    // Prints the setting it runs with and exits with the code given as its argument.
+    writeFileSync(
+      script,
+      `import { relaunchWithMallocSettings } from ${JSON.stringify(RELAUNCH)};\n` +
+        `const code = relaunchWithMallocSettings();\n` +
+        `if (code !== null) process.exit(code);\n` +
+        `process.stdout.write(String(process.env.MALLOC_MMAP_THRESHOLD_) + ' ' + process.pid + '\\n');\n` +
+        `process.exit(Number(process.argv[2]));\n`,
+    );
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const run = (env: NodeJS.ProcessEnv, exitCode: number) =>
+    spawnSync(process.execPath, ['--import', 'tsx', script, String(exitCode)], { encoding: 'utf8', env });
+
+  it('runs the command again in a child with the setting, and exits with its code', () => {
+    const { MALLOC_MMAP_THRESHOLD_: _, ...env } = process.env;
+    const result = run(env, 3);
+    assert.equal(result.status, 3);
+    const [setting, pid] = result.stdout.trim().split(' ');
+    assert.equal(setting, '65536');
+    assert.notEqual(Number(pid), result.pid, 'the output came from a child');
+  });
+
+  it('does not relaunch when the setting is already there', () => {
+    const result = run({ ...process.env, MALLOC_MMAP_THRESHOLD_: '131072' }, 0);
+    assert.equal(result.status, 0);
+    const [setting, pid] = result.stdout.trim().split(' ');
+    assert.equal(setting, '131072');
+    assert.equal(Number(pid), result.pid);
+  });
+});
