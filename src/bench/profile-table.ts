@@ -1,5 +1,6 @@
 // `bench --profile` output: each strategy's prefill broken into its parts (ms and share), the
 // attention graph layer by layer, and how one layer's attention grows with the prompt, per kernel.
+import { PREFILL_QUERY_BLOCK } from '../models/llama/attention.js';
 import type { BenchResult } from './run-bench.js';
 import { PROFILE_PARTS, type ProfilePart } from './profile.js';
 import { alignedTable } from './text-table.js';
@@ -55,7 +56,8 @@ function scalingLines(result: BenchResult): string[] {
   const columns = ['tokens', ...kernels.flatMap((k) => [`${k} ms`, `${k} GFLOP/s`, `${k} growth`]), 'T² growth'];
   return [
     '',
-    'one layer’s prefill attention, graph alone, the model’s heads, fastest of 3 runs; GFLOP/s of the full T² square; gqa is the kernel prefills use:',
+    'one layer’s prefill attention, graph alone, the model’s heads, fastest of 3 runs; GFLOP/s of the full T² square;',
+    `  gqa-blocks (what prefills run): GroupQueryAttention over query blocks of ${PREFILL_QUERY_BLOCK} rows; gqa: one call; matmul: MatMul/Softmax over all heads, one call`,
     ...alignedTable(columns, body),
   ];
 }

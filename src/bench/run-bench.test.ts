@@ -124,12 +124,12 @@ describe('runBench', () => {
     }
     assert.deepEqual(
       json.attentionScaling!.map((t) => [t.kernel, t.tokens]),
-      [['gqa', 49], ['gqa', 91], ['matmul', 49], ['matmul', 91]],
+      [['gqa-blocks', 49], ['gqa-blocks', 91], ['gqa', 49], ['gqa', 91], ['matmul', 49], ['matmul', 91]],
     );
     const table = formatBenchTable(result);
     assert.match(table, /image: 84x84 \(LLaVA-NeXT anyres\): base \+ 2x2 tiles = 5 crops through the tower, 51 image tokens/);
     assert.match(table, /mustdrop: its code’s NeXT mode/);
     assert.match(table, /prefill profile/);
-    assert.match(table, /gqa growth/);
+    assert.match(table, /gqa-blocks growth/);
   });
 });

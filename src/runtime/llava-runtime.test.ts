@@ -15,6 +15,7 @@ import {
 } from '../models/reference/index.js';
 import { LlavaRuntime, type DecoderState } from './llava-runtime.js';
 import { KvCache } from './kv-cache.js';
+import { PREFILL_QUERY_BLOCK } from '../models/llama/attention.js';
 import { mulberry32 } from '../util/prng.js';
 
 const TOLERANCE = 1e-4;
@@ -108,6 +109,18 @@ for (const kvHeads of [4, 2]) {
         assertClose(state.hidden, reference.hiddenStates[layer + 1]!, `decoder layer ${layer}`);
       }
       assertClose(await runtime.logits(state.hidden, ids.length), reference.logits, 'logits');
+    });
+
+    it('a prefill longer than one query block, attention rows included', async () => {
+      const ids = Array.from({ length: PREFILL_QUERY_BLOCK + 77 }, (_, i) => (i * 7) % 59);
+      const positions = ids.map((_, i) => i);
+      const reference = referenceDecoder(arch, weights, referenceEmbed(arch, weights, ids), positions);
+      const cache = new KvCache(arch.text.numLayers, arch.text.numKvHeads, arch.text.headDim);
+      const last = ids.length - 1;
+      const ran = await runtime.decoderLayers(0, 1, { hidden: runtime.embedTokens(ids), positions }, cache, { attentionRows: new Map([[0, [last]]]) });
+      assertClose(ran.state.hidden, reference.hiddenStates[1]!, 'decoder layer 0');
+      const step = await runtime.attentionScores(0, { hidden: runtime.embedTokens(ids), positions }, [last]);
+      assertClose(ran.attentions.get(0)!, step, 'attention row of the last token');
     });
 
     it('cached decode steps give the logits of a full forward pass', async () => {

@@ -13,13 +13,19 @@ import {
   buildLmHeadGraph,
   EMBED_WEIGHT,
 } from '../models/llama/decoder.js';
-import { buildAttentionGraph, buildAttentionScoresGraph } from '../models/llama/attention.js';
+import {
+  buildAttentionScoresGraph,
+  buildCachedAttentionGraph,
+  buildPrefillAttentionGraph,
+  buildPrefillAttentionRowsGraph,
+  queryBlocks,
+} from '../models/llama/attention.js';
 import type { WeightSource } from '../models/weights.js';
 import { IMAGE_NEWLINE_WEIGHT } from '../models/llava/tensor-list.js';
 import type { GraphBuilder } from '../onnx/builder.js';
 import { linearPlan, type WeightFormatOptions } from '../quant/format.js';
 import { smoothedDecoderWeights } from '../quant/smooth.js';
-import { floatTensor, GraphSession, int64Tensor, type GraphOpener, type SessionSettings } from './session.js';
+import { floatTensor, GraphSession, int64Tensor, type Feeds, type GraphOpener, type SessionSettings } from './session.js';
 import type { KvCache, LayerKv } from './kv-cache.js';
 import { attentionMask } from './mask.js';
 
@@ -72,13 +78,22 @@ export interface DecoderRangeResult {
   readonly attentions: Map<number, Float32Array>;
 }
 
+/** The attention graphs (models/llama/attention.ts), each opened once and shared by every layer. */
+type AttentionGraph = 'prefill' | 'prefill-rows' | 'cached' | 'cached-rows';
+
+/** A layer's attention context [T, H*Hd], and the asked rows' probabilities [H, R, keys] when asked. */
+interface AttentionResult {
+  readonly context: Feeds[string];
+  readonly attention?: Float32Array;
+}
+
 interface DecoderLayerSessions {
   readonly attentionInput: GraphSession;
   readonly attentionOutput: GraphSession;
 }
 
 export class LlavaRuntime {
-  private readonly attentionVariants = new Map<string, Promise<GraphSession>>();
+  private readonly attentionVariants = new Map<AttentionGraph, Promise<GraphSession>>();
   private scoresSession: Promise<GraphSession> | undefined;
   /** Set by a profiler (bench --profile) to time every decoder part; null costs nothing. */
   partTimer: PartTimer | null = null;
@@ -133,8 +148,8 @@ export class LlavaRuntime {
     const imageNewline = arch.anyres ? weights.float32(IMAGE_NEWLINE_WEIGHT, [t.hiddenSize]) : null;
     options.onProgress?.({ done: ++done, total, label: 'embeddings' });
     const runtime = new LlavaRuntime(arch, options, visionEmbeddings, visionLayers, projector, decoderLayers, lmHead, embedTable, imageNewline);
-    // The two attention variants every generation uses are opened now, not inside the first prefill.
-    await Promise.all([runtime.attentionSession(false, false), runtime.attentionSession(true, false)]);
+    // The two attention graphs every generation uses are opened now, not inside the first prefill.
+    await Promise.all([runtime.attentionSession('prefill'), runtime.attentionSession('cached')]);
     return runtime;
   }
 
@@ -223,30 +238,13 @@ export class LlavaRuntime {
       const keyT = projected.key_t!.data as Float32Array;
       const value = projected.value!.data as Float32Array;
       const rows = options.attentionRows?.get(layer);
-      const withPast = kv.length > 0;
-      const attention = await this.attentionSession(withPast, rows !== undefined);
-      const { keysT, values } = kv.buffers();
-      const C = kv.capacity;
-      const out = await this.timed('attention', layer, () =>
-        attention.run({
-          query: projected.query!,
-          key_t: projected.key_t!,
-          value: projected.value!,
-          // Without past the graph masks causally itself (models/llama/attention.ts).
-          ...(withPast
-            ? {
-                mask: floatTensor(attentionMask(T, C, kv.length), [T, C + T]),
-                past_key_t: floatTensor(keysT, [t.numKvHeads, t.headDim, C]),
-                past_value: floatTensor(values, [t.numKvHeads, C, t.headDim]),
-              }
-            : {}),
-          ...(rows ? { attention_rows: int64Tensor(rows) } : {}),
-        }),
+      const { context, attention } = await this.timed('attention', layer, () =>
+        kv.length > 0 ? this.cachedAttention(projected, kv, T, rows) : this.prefillAttention(projected, T, rows),
       );
-      if (rows) attentions.set(layer, withoutSpareSlots(out.attentions!.data as Float32Array, rows.length * t.numHeads, withPast ? C : 0, kv.length, T));
+      if (rows) attentions.set(layer, attention!);
       await this.timed('cache-write', layer, () => kv.append(keyT, value, positions));
       const next = await this.timed('attention-output', layer, () =>
-        sessions.attentionOutput.run({ context: out.context!, hidden: floatTensor(hidden, [T, t.hiddenSize]) }),
+        sessions.attentionOutput.run({ context, hidden: floatTensor(hidden, [T, t.hiddenSize]) }),
       );
       hidden = next.hidden_out!.data as Float32Array;
     }
@@ -320,12 +318,61 @@ export class LlavaRuntime {
     return result;
   }
 
-  private attentionSession(withPast: boolean, attentionRows: boolean): Promise<GraphSession> {
-    const key = `${withPast}:${attentionRows}`;
-    let session = this.attentionVariants.get(key);
+  /**
+   * A prefill's attention: query rows in blocks of PREFILL_QUERY_BLOCK, each over the keys up to its
+   * last row; and the probabilities of `rows` over all T keys when asked for.
+   */
+  private async prefillAttention(projected: Feeds, T: number, rows: readonly number[] | undefined): Promise<AttentionResult> {
+    const { numHeads: H, headDim: Hd } = this.arch.text;
+    const session = await this.attentionSession('prefill');
+    const inputs = { query: projected.query!, key_t: projected.key_t!, value: projected.value! };
+    const block = async ([start, end]: [number, number]) => (await session.run({ ...inputs, block: int64Tensor([start, end]) })).context!;
+    const blocks = queryBlocks(T);
+    let context: Feeds[string];
+    if (blocks.length === 1) {
+      context = await block(blocks[0]!);
+    } else {
+      const joined = new Float32Array(T * H * Hd); // [T, H*Hd]
+      for (const range of blocks) joined.set((await block(range)).data as Float32Array, range[0] * H * Hd);
+      context = floatTensor(joined, [T, H * Hd]);
+    }
+    if (!rows) return { context };
+    const rowsSession = await this.attentionSession('prefill-rows');
+    const out = await rowsSession.run({ query: inputs.query, key_t: inputs.key_t, attention_rows: int64Tensor(rows) });
+    return { context, attention: out.attentions!.data as Float32Array };
+  }
+
+  /** New tokens after the layer's cached ones: the mask hides the spare slots and is causal among the new. */
+  private async cachedAttention(projected: Feeds, kv: LayerKv, T: number, rows: readonly number[] | undefined): Promise<AttentionResult> {
+    const t = this.arch.text;
+    const { keysT, values } = kv.buffers();
+    const C = kv.capacity;
+    const session = await this.attentionSession(rows ? 'cached-rows' : 'cached');
+    const out = await session.run({
+      query: projected.query!,
+      key_t: projected.key_t!,
+      value: projected.value!,
+      mask: floatTensor(attentionMask(T, C, kv.length), [T, C + T]),
+      past_key_t: floatTensor(keysT, [t.numKvHeads, t.headDim, C]),
+      past_value: floatTensor(values, [t.numKvHeads, C, t.headDim]),
+      ...(rows ? { attention_rows: int64Tensor(rows) } : {}),
+    });
+    if (!rows) return { context: out.context! };
+    return { context: out.context!, attention: withoutSpareSlots(out.attentions!.data as Float32Array, rows.length * t.numHeads, C, kv.length, T) };
+  }
+
+  private attentionSession(graph: AttentionGraph): Promise<GraphSession> {
+    let session = this.attentionVariants.get(graph);
     if (!session) {
-      session = GraphSession.create(buildAttentionGraph(this.arch.text, { withPast, attentionRows }), this.settings);
-      this.attentionVariants.set(key, session);
+      const t = this.arch.text;
+      const builders: Record<AttentionGraph, () => GraphBuilder> = {
+        prefill: () => buildPrefillAttentionGraph(t),
+        'prefill-rows': () => buildPrefillAttentionRowsGraph(t),
+        cached: () => buildCachedAttentionGraph(t, false),
+        'cached-rows': () => buildCachedAttentionGraph(t, true),
+      };
+      session = GraphSession.create(builders[graph](), this.settings);
+      this.attentionVariants.set(graph, session);
     }
     return session;
   }

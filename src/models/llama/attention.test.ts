@@ -1,13 +1,14 @@
-// The prefill attention graph, both kernels (GroupQueryAttention and MatMul/Softmax), multi-head and
-// grouped-query, against the float64 reference attention: the context, and the attention rows the
-// strategies rank with (probabilities of chosen query rows), with relative error <= 1e-5.
+// The prefill attention graphs against the float64 reference attention, multi-head and grouped-query:
+// the context of both kernels (GroupQueryAttention and MatMul/Softmax) in one call and in query blocks
+// (a block attends to the keys up to its last row), and the attention rows the strategies rank with
+// (probabilities of chosen query rows), with relative error <= 1e-5.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { attention } from '../reference/attention.js';
 import { softmax } from '../reference/math.js';
 import { floatTensor, GraphSession, int64Tensor } from '../../runtime/session.js';
 import { mulberry32 } from '../../util/prng.js';
-import { buildAttentionGraph, type AttentionShape, type PrefillKernel } from './attention.js';
+import { buildPrefillAttentionGraph, buildPrefillAttentionRowsGraph, queryBlocks, type AttentionShape, type PrefillKernel } from './attention.js';
 
 const TOLERANCE = 1e-5;
 
@@ -68,32 +69,54 @@ const SHAPES: readonly (AttentionShape & { label: string })[] = [
 ];
 const KERNELS: readonly PrefillKernel[] = ['gqa', 'matmul'];
 
-describe('prefill attention graph against the float64 reference', () => {
+describe('prefill attention graphs against the float64 reference', () => {
+  const T = 9;
   for (const shape of SHAPES) {
+    const { numHeads: H, numKvHeads: Hk, headDim: Hd } = shape;
+    const { q, k, v } = randomInputs(shape, T, 5);
+    const query = floatTensor(headMajor(q, T, H, Hd, Hd ** -0.5), [Hk, (H / Hk) * T, Hd]);
+    const keyT = floatTensor(keysTransposed(k, T, Hk, Hd), [Hk, Hd, T]);
+    const value = floatTensor(headMajor(v, T, Hk, Hd), [Hk, T, Hd]);
     for (const kernel of KERNELS) {
-      it(`${kernel} kernel, ${shape.label}: context and attention rows`, async () => {
-        const { numHeads: H, numKvHeads: Hk, headDim: Hd } = shape;
-        const T = 9;
-        const { q, k, v } = randomInputs(shape, T, 5);
-        const rows = [8, 0, 4];
-        const session = await GraphSession.create(buildAttentionGraph(shape, { withPast: false, attentionRows: true, kernel }));
+      it(`${kernel} kernel, ${shape.label}: the context in one call and in blocks of 4 query rows`, async () => {
+        const context = attention(q, k, v, { tokens: T, numHeads: H, numKvHeads: Hk, headDim: Hd, causal: true });
+        const session = await GraphSession.create(buildPrefillAttentionGraph(shape, kernel));
         try {
-          const out = await session.run({
-            query: floatTensor(headMajor(q, T, H, Hd, Hd ** -0.5), [Hk, (H / Hk) * T, Hd]),
-            key_t: floatTensor(keysTransposed(k, T, Hk, Hd), [Hk, Hd, T]),
-            value: floatTensor(headMajor(v, T, Hk, Hd), [Hk, T, Hd]),
-            attention_rows: int64Tensor(rows),
-          });
-          const context = attention(q, k, v, { tokens: T, numHeads: H, numKvHeads: Hk, headDim: Hd, causal: true });
-          const contextError = relativeError(out.context!.data as Float32Array, context);
-          assert.ok(contextError <= TOLERANCE, `context: relative error ${contextError.toExponential(2)}`);
-          assert.deepEqual(out.attentions!.dims, [H, rows.length, T]);
-          const rowsError = relativeError(out.attentions!.data as Float32Array, referenceRows(shape, T, q, k, rows));
-          assert.ok(rowsError <= TOLERANCE, `attention rows: relative error ${rowsError.toExponential(2)}`);
+          for (const blocks of [queryBlocks(T, T), queryBlocks(T, 4)]) {
+            const joined = new Float32Array(T * H * Hd);
+            for (const block of blocks) {
+              const out = await session.run({ query, key_t: keyT, value, block: int64Tensor(block) });
+              assert.deepEqual(out.context!.dims, [block[1] - block[0], H * Hd]);
+              joined.set(out.context!.data as Float32Array, block[0] * H * Hd);
+            }
+            const error = relativeError(joined, context);
+            assert.ok(error <= TOLERANCE, `${blocks.length} block(s): relative error ${error.toExponential(2)}`);
+          }
         } finally {
           await session.release();
         }
       });
     }
+
+    it(`attention rows, ${shape.label}`, async () => {
+      const rows = [8, 0, 4];
+      const session = await GraphSession.create(buildPrefillAttentionRowsGraph(shape));
+      try {
+        const out = await session.run({ query, key_t: keyT, attention_rows: int64Tensor(rows) });
+        assert.deepEqual(out.attentions!.dims, [H, rows.length, T]);
+        const error = relativeError(out.attentions!.data as Float32Array, referenceRows(shape, T, q, k, rows));
+        assert.ok(error <= TOLERANCE, `relative error ${error.toExponential(2)}`);
+      } finally {
+        await session.release();
+      }
+    });
   }
+});
+
+describe('query blocks', () => {
+  it('cover [0, T) in order, the last one short', () => {
+    assert.deepEqual(queryBlocks(9, 4), [[0, 4], [4, 8], [8, 9]]);
+    assert.deepEqual(queryBlocks(2968), [[0, 1024], [1024, 2048], [2048, 2968]]);
+    assert.deepEqual(queryBlocks(616), [[0, 616]]);
+  });
 });
