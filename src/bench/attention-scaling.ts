@@ -15,7 +15,7 @@ export interface AttentionTiming {
   /** `gqa-blocks` is what prefills run (runtime/llava-runtime.ts prefillAttention). */
   readonly kernel: ScalingVariant;
   readonly ms: number;
-  /** Full-square FLOPs (4·T²·H·Hd, what flops/engine.ts counts) per second, in GFLOP/s. */
+  /** Full-square FLOPs (4·T²·H·Hd, one yardstick for every variant) per second, in GFLOP/s. */
   readonly gflops: number;
 }
 

@@ -153,7 +153,7 @@ function footer(result: BenchResult): string[] {
   const lines = [
     `none: prefill ${pct(none.prefillGflops / rl.matmulGflops)} of the MatMul roofline; vision ${visionGflops.toFixed(1)} GFLOP/s (${pct(visionGflops / rl.matmulGflops)}); ` +
       `decode ${none.decodeMsPerToken.toFixed(1)} ms/token = ${(none.decodeMsPerToken / boundMsPerToken).toFixed(2)}x the ${boundMsPerToken.toFixed(1)} ms/token it takes to read the weights once`,
-    'speedup: none’s median prefill / the strategy’s; predicted: 1 / FLOPs ratio, the full accounting (every token and the attention square, lm_head row, the strategy’s scoring) over the kept counts, vision excluded',
+    'speedup: none’s median prefill / the strategy’s; predicted: 1 / FLOPs ratio, the full accounting (every token, the attention’s query blocks against the keys up to their last row, lm_head row, the strategy’s scoring) over the kept counts, vision excluded',
   ];
   const mustdrop = result.rows.filter((r) => r.averageImageTokensAfterPruning !== undefined);
   if (mustdrop.length > 0) {

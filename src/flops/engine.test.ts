@@ -36,6 +36,13 @@ describe('decoderPrefillFlops', () => {
     const attentionPart = (t: number) => decoderPrefillFlops(arch.text, t) - 3 * 2 * t * 576 - 160;
     assert.equal(attentionPart(10), 4 * attentionPart(5));
   });
+
+  it('counts attention past one query block as each block against the keys up to its last row', () => {
+    const attentionPart = (t: number) => decoderLayerFlops(arch.text, t) - 2 * t * 576;
+    // 2968 tokens: blocks [0, 1024), [1024, 2048), [2048, 2968) -> 1024·1024 + 1024·2048 + 920·2968 pairs.
+    assert.equal(attentionPart(2968), 4 * (1024 * 1024 + 1024 * 2048 + 920 * 2968) * 2 * 4);
+    assert.equal(attentionPart(1024), 4 * 1024 * 1024 * 2 * 4);
+  });
 });
 
 describe('nextLayerScoresFlops', () => {

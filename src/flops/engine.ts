@@ -3,6 +3,7 @@
 // a fraction of a percent at these sizes). Also the bytes of weights one decode step has to read.
 // Legend: T tokens, D hidden, H heads, Hk kv heads, Hd head dim, I MLP width, V vocab, S vision tokens.
 import type { LlavaArch, TextArch } from '../config/llava.js';
+import { queryBlocks } from '../models/llama/attention.js';
 
 const F32_BYTES = 4;
 
@@ -18,13 +19,20 @@ function decoderLayerMacsPerToken(t: TextArch): number {
 }
 
 /**
+ * Query-key pairs a prefill's attention computes: each block of query rows against every key up to
+ * its last row (models/llama/attention.ts), masked afterwards. T x T up to one block (1024 rows).
+ */
+function attentionPairs(tokens: number): number {
+  return queryBlocks(tokens).reduce((pairs, [start, end]) => pairs + (end - start) * end, 0);
+}
+
+/**
  * FLOPs of one decoder layer over `tokens` rows in a prefill: the projections and the MLP, and the
- * attention over the full T x T square, scores and weighted sum, because the graphs compute it that
- * way and mask afterwards.
+ * attention's scores and weighted sum over the query-key pairs the graphs compute (attentionPairs).
  */
 export function decoderLayerFlops(t: TextArch, tokens: number): number {
   const T = tokens;
-  return 2 * T * decoderLayerMacsPerToken(t) + 2 * 2 * T * T * t.numHeads * t.headDim;
+  return 2 * T * decoderLayerMacsPerToken(t) + 2 * 2 * attentionPairs(T) * t.numHeads * t.headDim;
 }
 
 /** FLOPs of the lm_head for the last prompt row, the only logits a prefill computes. */
