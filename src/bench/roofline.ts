@@ -90,7 +90,7 @@ export async function measureBandwidth(options: RooflineOptions = {}): Promise<n
 }
 
 /** One untimed warm-up, then the fastest wall time of `runs` calls, in ms. */
-async function timedRuns(runs: number, body: () => Promise<unknown>): Promise<number> {
+export async function timedRuns(runs: number, body: () => Promise<unknown>): Promise<number> {
   await body();
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {

@@ -112,7 +112,7 @@ export interface BenchResult {
 /** Seeds of the fixed inputs, so every run and every machine times the same work. */
 const PIXEL_SEED = 1;
 const PROMPT_SEED = 2;
-const DEFAULT_TEXT_TOKENS = 40;
+export const DEFAULT_TEXT_TOKENS = 40;
 /**
  * Peak RSS over the weights' bytes, as measured on the 7B preset (~1.5x: transient copies while each
  * graph is built and opened, and the roofline's 1 GiB buffer), and the share of physical memory that
@@ -243,7 +243,7 @@ export function benchInput(arch: LlavaArch, textTokens: number, image: BenchImag
 }
 
 /** What one timed generation reports: its timings, and the image-token counts its prefill saw. */
-interface Generation {
+export interface Generation {
   readonly timings: GenerationTimings;
   /** Length of the expanded prompt (after a vision merge, if any). */
   readonly promptTokens: number;
@@ -260,7 +260,7 @@ interface Generation {
  * One greedy generation of exactly `decodeTokens` timed decode steps (plus the prefill's token);
  * with `profile`, its prefill's parts as the runtime times them (decode steps are not recorded).
  */
-async function timedGeneration(
+export async function timedGeneration(
   runtime: LlavaRuntime,
   input: GenerationInput,
   decodeTokens: number,
@@ -311,7 +311,7 @@ async function timedGeneration(
  * decoder layers over the counts the run kept, the lm_head row and the strategy's scoring, against
  * every one of the image's tokens in every layer; vision is left out, as the speedup is prefill's.
  */
-function compare(
+export function compare(
   arch: LlavaArch,
   strategy: BenchStrategy,
   generations: readonly Generation[],

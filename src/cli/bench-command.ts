@@ -7,11 +7,15 @@ import type { Command } from 'commander';
 import { PRESETS } from '../bench/presets.js';
 import { runBench, type BenchProgress } from '../bench/run-bench.js';
 import { benchJson, formatBenchTable } from '../bench/table.js';
+import { OptionError } from '../errors.js';
+import { benchFormatsAction } from './bench-formats.js';
 import { addReduceFlags, type ReduceFlags } from './reduce-flags.js';
 import { runCommand } from './run-command.js';
 
 interface BenchFlags extends ReduceFlags {
-  preset: string;
+  preset?: string;
+  model?: string;
+  weights?: string;
   mustdropBudgets?: string;
   layers?: string;
   runs?: string;
@@ -34,7 +38,9 @@ export function registerBenchCommand(program: Command): void {
       'time a LLaVA preset on random weights against the machine roofline (MatMul rate, memory bandwidth), ' +
         'without token reduction and with each strategy --reduce lists: prefill speedup measured and predicted by FLOPs',
     )
-    .requiredOption('--preset <name>', `model shapes: ${Object.keys(PRESETS).join(', ')}`)
+    .option('--preset <name>', `model shapes on random weights: ${Object.keys(PRESETS).join(', ')}`)
+    .option('--model <dir>', 'instead of a preset: a llava-hf checkpoint, loaded from disk per weight format (first and cached load, peak RSS)')
+    .option('--weights <list>', 'with --model: weight formats, each in its own process (default q8,q4)')
     // Counts arrive as text and are validated together, since --layers' range depends on the preset.
     .option('--layers <n>', 'decoder layers to build (default: all), so a large preset fits in memory')
     .option('--runs <n>', 'measured runs after one warm-up (default 3)')
@@ -48,10 +54,25 @@ export function registerBenchCommand(program: Command): void {
 }
 
 async function benchAction(flags: BenchFlags): Promise<void> {
-  const { json, ...options } = flags;
+  const { json, preset, model, weights, ...options } = flags;
+  if ((preset === undefined) === (model === undefined)) {
+    throw new OptionError({ subject: '--preset / --model', expected: 'exactly one of them', found: preset === undefined ? 'neither' : 'both' });
+  }
+  if (model !== undefined) {
+    const presetOnly = (['layers', 'imageSize', 'profile'] as const).filter((key) => options[key] !== undefined);
+    if (presetOnly.length > 0) {
+      throw new OptionError({ subject: '--model', expected: 'no preset-only flag (--layers, --image-size, --profile)', found: presetOnly.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ') });
+    }
+    const progress = progressReporter();
+    await benchFormatsAction({ ...options, model, ...(weights !== undefined ? { weights } : {}), ...(json ? { json } : {}) }, progress.update).finally(progress.stop);
+    return;
+  }
+  if (weights !== undefined) {
+    throw new OptionError({ subject: '--weights', expected: 'with --model (presets run f32 random weights)', found: weights });
+  }
   const progress = progressReporter();
   // runBench validates the flags (resolveBenchOptions) before it measures or loads anything.
-  const result = await runBench({ ...options, onProgress: progress.update }).finally(progress.stop);
+  const result = await runBench({ ...options, preset: preset!, onProgress: progress.update }).finally(progress.stop);
   process.stdout.write(json ? `${JSON.stringify(benchJson(result))}\n` : formatBenchTable(result));
 }
 

@@ -164,6 +164,12 @@ export class LlavaRuntime {
     ];
   }
 
+  /** Bytes of weights one decode step reads: every decoder layer's and lm_head's, in their stored format. */
+  get decodeWeightBytes(): number {
+    const decoder = this.decoderLayerSessions.flatMap((s) => [s.attentionInput, s.attentionOutput]);
+    return [...decoder, this.lmHeadSession].reduce((sum, s) => sum + s.weightBytes, 0);
+  }
+
   /** Bytes of weights held by all sessions plus the JS embedding table. */
   get weightBytes(): number {
     return this.weightSessions.reduce((sum, s) => sum + s.weightBytes, 0) + this.embedTable.byteLength + (this.imageNewline?.byteLength ?? 0);

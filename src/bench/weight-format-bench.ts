@@ -1,0 +1,127 @@
+// The weight-format benchmark: one llava-hf checkpoint from disk in one weight format, measured as a
+// user meets it. The first load converts and quantises the checkpoint into an empty converted-model
+// cache, the second reads that cache; then `none` and each strategy run in interleaved rounds. The
+// format's own MatMul rate and the memory bandwidth, measured in the same process, are the roofline.
+// One process per format (see formats-bench.ts), so its peak RSS is that format's alone.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { loadLlavaConfig } from '../config/llava.js';
+import { OptionError } from '../errors.js';
+import { modelWeightBytes } from '../flops/index.js';
+import { loadModel, type LlavaModel } from '../generate/model.js';
+import { linearPlan, type WeightFormat } from '../quant/format.js';
+import { measureFormatMatMul, type FormatRooflineOptions } from './format-roofline.js';
+import { measureBandwidth, type RooflineOptions } from './roofline.js';
+import { benchInput, compare, DEFAULT_TEXT_TOKENS, DISTURBED_SHARE, timedGeneration, type BenchProgress, type BenchRow, type Generation } from './run-bench.js';
+import { median } from './stats.js';
+import { benchStrategies, type StrategyFlags } from './strategies.js';
+
+export interface FormatBenchOptions extends StrategyFlags {
+  /** A llava-hf checkpoint directory. */
+  readonly model: string;
+  readonly weights: WeightFormat;
+  readonly runs: number;
+  readonly decodeTokens: number;
+  readonly onProgress?: (progress: BenchProgress) => void;
+  /** Sizes of the roofline measurements (tests shrink them). */
+  readonly roofline?: FormatRooflineOptions & RooflineOptions;
+}
+
+export interface FormatBenchResult {
+  readonly model: string;
+  readonly weights: WeightFormat;
+  /** GFLOP/s of this format's Linear kernel on the 7B up projection at prefill shape, and GB/s read. */
+  readonly formatMatmulGflops: number;
+  readonly bandwidthGBs: number;
+  /** Converting the checkpoint (into an empty cache), and reading the cache; null for f32, which is not cached. */
+  readonly firstLoadMs: number;
+  readonly cachedLoadMs: number | null;
+  readonly weightBytes: number;
+  readonly decodeBytesPerToken: number;
+  readonly peakRssBytes: number;
+  readonly promptTokens: number;
+  /** `none` first. */
+  readonly rows: readonly BenchRow[];
+}
+
+/** f32 weights of the model (times the load's transient copies) must fit in this share of memory. */
+const F32_MEMORY_SHARE = 0.9;
+const F32_PEAK_FACTOR = 1.2;
+
+export async function runFormatBench(options: FormatBenchOptions): Promise<FormatBenchResult> {
+  linearPlan({ weights: options.weights }); // an unknown format fails before anything runs
+  const arch = loadLlavaConfig(options.model);
+  const { strategies } = benchStrategies(options, arch.text.numLayers, arch.text.numLayers);
+  if (options.weights === 'f32' && F32_PEAK_FACTOR * modelWeightBytes(arch) > F32_MEMORY_SHARE * totalmem()) {
+    throw new OptionError({
+      subject: '--weights f32',
+      expected: `f32 weights that fit in ${(F32_MEMORY_SHARE * totalmem() / 1e9).toFixed(1)} GB of memory`,
+      found: `${(modelWeightBytes(arch) / 1e9).toFixed(1)} GB for ${options.model}`,
+      hint: 'use q8 or q4',
+    });
+  }
+  const report = options.onProgress ?? (() => {});
+  report({ phase: 'roofline', done: 0, total: 2, label: `${options.weights} MatMul rate` });
+  const formatMatmulGflops = await measureFormatMatMul(options.weights, options.roofline);
+  report({ phase: 'roofline', done: 1, total: 2, label: 'memory bandwidth' });
+  const bandwidthGBs = await measureBandwidth(options.roofline);
+
+  // An empty cache of its own, so the first load converts and the second reads what it wrote.
+  const cacheDir = mkdtempSync(join(tmpdir(), 'visdrop-bench-cache-'));
+  let model: LlavaModel | null = null;
+  try {
+    const load = () =>
+      loadModel(options.model, {
+        weights: options.weights,
+        cache: { dir: cacheDir },
+        onProgress: (p) => report({ phase: 'load', done: p.done, total: p.total, label: p.label }),
+      });
+    model = await load();
+    const firstLoadMs = model.loadMs;
+    let cachedLoadMs: number | null = null;
+    if (options.weights !== 'f32') {
+      await model.release();
+      model = null;
+      model = await load();
+      if (model.cachedGraphs === 0) throw new Error('the second load read nothing from the cache it had just written');
+      cachedLoadMs = model.loadMs;
+    }
+    const runtime = model.runtime;
+    const input = benchInput(arch, DEFAULT_TEXT_TOKENS);
+    const samples = strategies.map((): Generation[] => []);
+    const total = (options.runs + 1) * strategies.length;
+    let done = 0;
+    for (let round = 0; round <= options.runs; round++) {
+      for (const [i, strategy] of strategies.entries()) {
+        report({ phase: 'run', done: done++, total, label: `${round === 0 ? 'warm-up' : `run ${round} of ${options.runs}`}: ${strategy.label}` });
+        let generation = await timedGeneration(runtime, input, options.decodeTokens, strategy.reducer, false);
+        // One repeat at most: these runs take a minute each on a 7B.
+        if (round > 0 && generation.othersCpuShare > DISTURBED_SHARE) generation = await timedGeneration(runtime, input, options.decodeTokens, strategy.reducer, false);
+        if (round > 0) samples[i]!.push(generation);
+      }
+    }
+    report({ phase: 'run', done: total, total, label: 'done' });
+    const baseline = samples[0]![0]!;
+    const baselinePrefillMs = median(samples[0]!.map((g) => g.timings.prefillMs));
+    const rows = strategies.map((strategy, i) =>
+      compare(arch, strategy, samples[i]!, { imageTokens: baseline.imageTokens, textTokens: DEFAULT_TEXT_TOKENS, prefillMs: baselinePrefillMs }),
+    );
+    return {
+      model: options.model,
+      weights: options.weights,
+      formatMatmulGflops,
+      bandwidthGBs,
+      firstLoadMs,
+      cachedLoadMs,
+      weightBytes: runtime.weightBytes,
+      decodeBytesPerToken: runtime.decodeWeightBytes,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      promptTokens: baseline.promptTokens,
+      rows,
+    };
+  } finally {
+    await model?.release();
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
+}

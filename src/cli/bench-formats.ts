@@ -1,0 +1,80 @@
+// `visdrop bench --model DIR --weights q8,q4`: the weight-format benchmark of a checkpoint on disk.
+// One format runs in this process; several run one after another, each in a child process of this
+// same command with --json, so each format's peak RSS is its own. A format that fails does not cost
+// the others: their table is printed, the failure is named on stderr, and the exit code is 1.
+import { spawnSync } from 'node:child_process';
+import { OptionError } from '../errors.js';
+import { formatFormatsTable } from '../bench/format-table.js';
+import type { BenchProgress } from '../bench/run-bench.js';
+import { runFormatBench, type FormatBenchResult } from '../bench/weight-format-bench.js';
+import { WEIGHT_FORMATS, type WeightFormat } from '../quant/format.js';
+import type { StrategyFlags } from '../bench/strategies.js';
+
+export interface FormatsBenchFlags extends StrategyFlags {
+  readonly model: string;
+  readonly weights?: string;
+  readonly runs?: string;
+  readonly decodeTokens?: string;
+  readonly json?: boolean;
+}
+
+const DEFAULT_FORMATS = 'q8,q4';
+/** A 7B run takes minutes per format, so fewer rounds than the preset bench's default. */
+const DEFAULT_RUNS = 2;
+const DEFAULT_DECODE_TOKENS = 8;
+
+export function parseFormats(text: string): WeightFormat[] {
+  const formats = text.split(',').map((f) => f.trim());
+  const bad = formats.find((f) => !(WEIGHT_FORMATS as readonly string[]).includes(f));
+  if (bad !== undefined || new Set(formats).size !== formats.length) {
+    throw new OptionError({ subject: '--weights', expected: `a list of distinct ${WEIGHT_FORMATS.join(', ')}`, found: JSON.stringify(text) });
+  }
+  return formats as WeightFormat[];
+}
+
+export async function benchFormatsAction(flags: FormatsBenchFlags, onProgress: (p: BenchProgress) => void): Promise<void> {
+  const formats = parseFormats(flags.weights ?? DEFAULT_FORMATS);
+  const runs = count('--runs', flags.runs, DEFAULT_RUNS);
+  const decodeTokens = count('--decode-tokens', flags.decodeTokens, DEFAULT_DECODE_TOKENS);
+  if (formats.length === 1) {
+    const result = await runFormatBench({ ...flags, weights: formats[0]!, runs, decodeTokens, onProgress });
+    process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatFormatsTable([result]));
+    return;
+  }
+  const results: FormatBenchResult[] = [];
+  const failures: string[] = [];
+  for (const format of formats) {
+    const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, ...childArguments(process.argv.slice(2), format)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+      maxBuffer: 64 * 2 ** 20,
+    });
+    if (child.status === 0) results.push(JSON.parse(child.stdout) as FormatBenchResult);
+    else failures.push(`${format} (exit ${child.status ?? child.signal})`);
+  }
+  process.stdout.write(flags.json ? `${JSON.stringify(results)}\n` : formatFormatsTable(results));
+  if (failures.length > 0) {
+    throw new OptionError({ subject: 'bench --weights', expected: 'every format to run', found: `${failures.join(', ')} failed (see above)` });
+  }
+}
+
+/** This command's arguments for one format: --weights and --json replaced. */
+export function childArguments(args: readonly string[], format: WeightFormat): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--json' || arg.startsWith('--weights=')) continue;
+    if (arg === '--weights') {
+      i++;
+      continue;
+    }
+    kept.push(arg);
+  }
+  return [...kept, '--weights', format, '--json'];
+}
+
+function count(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) throw new OptionError({ subject: flag, expected: 'a whole number >= 1', found: JSON.stringify(text) });
+  return Number(text);
+}
