@@ -4,9 +4,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { makeTinyCheckpoint } from '../tools/make-tiny.js';
-import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../checkpoint/index.js';
+import { SafetensorsFile, writeSafetensors, writeShardedSafetensors, type TensorToWrite } from '../checkpoint/index.js';
 import { CheckpointError, ConfigError, ImageError, OptionError, PromptError, TokenizerError, type VisdropError } from '../errors.js';
 import { fastV } from '../reduce/fastv.js';
 import { loadModel, type LlavaModel } from './model.js';
@@ -79,6 +79,41 @@ describe('bad input', () => {
   it('a truncated safetensors file', async () => {
     const dir = copy((d) => truncateSync(join(d, 'model.safetensors'), statSync(join(d, 'model.safetensors')).size - 1000));
     await assertRejects(loadModel(dir), CheckpointError, 'model.safetensors');
+  });
+
+  /** The copy's weights rewritten as three shards with an index, as llava-hf ships them. */
+  const sharded = (d: string) => {
+    const path = join(d, 'model.safetensors');
+    const file = new SafetensorsFile(path);
+    const tensors = file.names().map((name) => ({ name, dtype: 'F32' as const, shape: file.info(name).shape, data: file.readFloat32(name) }));
+    file.close();
+    writeShardedSafetensors(d, tensors, Math.ceil(statSync(path).size / 3) + 1);
+  };
+  /** The shard holding TENSOR, as the index maps it. */
+  const shard = (d: string) => join(d, JSON.parse(readFileSync(join(d, 'model.safetensors.index.json'), 'utf8')).weight_map[TENSOR] as string);
+
+  it('a missing shard of a sharded checkpoint, naming it and the index (q8, before any graph is cached)', async () => {
+    let missing = '';
+    const dir = copy((d) => {
+      sharded(d);
+      missing = shard(d);
+      rmSync(missing);
+    });
+    const cacheDir = join(dir, 'cache');
+    await assertRejects(loadModel(dir, { weights: 'q8', cache: { dir: cacheDir } }), CheckpointError, 'model.safetensors.index.json', basename(missing));
+    assert.equal(statSync(cacheDir, { throwIfNoEntry: false }), undefined);
+  });
+
+  it('a truncated shard of a sharded checkpoint, naming it, with no cache written', async () => {
+    let truncated = '';
+    const dir = copy((d) => {
+      sharded(d);
+      truncated = shard(d);
+      truncateSync(truncated, statSync(truncated).size - 1000);
+    });
+    const cacheDir = join(dir, 'cache');
+    await assertRejects(loadModel(dir, { weights: 'q8', cache: { dir: cacheDir } }), CheckpointError, basename(truncated));
+    assert.equal(statSync(cacheDir, { throwIfNoEntry: false }), undefined, 'the shards are checked before the cache is touched');
   });
 
   it('a malformed safetensors header', async () => {
