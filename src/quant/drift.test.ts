@@ -20,6 +20,7 @@ import type { GenerationEvent } from '../generate/events.js';
 import { mulberry32 } from '../util/prng.js';
 import { logitsDrift, randomPrompts, type LogitsDrift } from './drift.js';
 import type { WeightFormat } from './format.js';
+import { relativeError } from '../models/reference/test-helpers.js';
 
 const DEMO_IMAGE = join(import.meta.dirname, '..', '..', 'assets', 'demo.jpg');
 const PROMPTS = 24;
@@ -33,16 +34,6 @@ interface DriftBound {
 function assertDrift(drift: LogitsDrift, bound: DriftBound, what: string): void {
   const found = `max |Δlogit| ${drift.maxAbs.toFixed(3)} (logits up to ${drift.maxReference.toFixed(2)}), top-1 agreement ${(100 * drift.top1Agreement).toFixed(1)}%`;
   assert.ok(drift.maxAbs <= bound.maxAbs && drift.top1Agreement >= bound.top1, `${what}: ${found}; bound ${bound.maxAbs} / ${(100 * bound.top1).toFixed(0)}%`);
-}
-
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
-    scale = Math.max(scale, Math.abs(expected[i]!));
-  }
-  return diff / scale;
 }
 
 describe('quantised graphs against the float64 reference', () => {

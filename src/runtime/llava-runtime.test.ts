@@ -17,19 +17,9 @@ import { LlavaRuntime, type DecoderState } from './llava-runtime.js';
 import { KvCache } from './kv-cache.js';
 import { PREFILL_QUERY_BLOCK } from '../models/llama/attention.js';
 import { mulberry32 } from '../util/prng.js';
+import { relativeError } from '../models/reference/test-helpers.js';
 
 const TOLERANCE = 1e-4;
-
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  assert.equal(actual.length, expected.length, 'lengths differ');
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
-    scale = Math.max(scale, Math.abs(expected[i]!));
-  }
-  return diff / scale;
-}
 
 function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
   const error = relativeError(actual, expected);

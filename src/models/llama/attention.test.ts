@@ -9,19 +9,9 @@ import { softmax } from '../reference/math.js';
 import { floatTensor, GraphSession, int64Tensor } from '../../runtime/session.js';
 import { mulberry32 } from '../../util/prng.js';
 import { buildPrefillAttentionGraph, buildPrefillAttentionRowsGraph, queryBlocks, type AttentionShape, type PrefillKernel } from './attention.js';
+import { relativeError } from '../reference/test-helpers.js';
 
 const TOLERANCE = 1e-5;
-
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  assert.equal(actual.length, expected.length, 'lengths differ');
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
-    scale = Math.max(scale, Math.abs(expected[i]!));
-  }
-  return diff / scale;
-}
 
 /** Token-major q [T, H*Hd] and k, v [T, Hk*Hd], as the reference takes them. */
 function randomInputs(shape: AttentionShape, T: number, seed: number) {

@@ -84,6 +84,11 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return max;
 }
 
+/** The largest absolute difference over the largest magnitude expected: an error relative to the tensor's scale. */
+export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  return maxAbsDiff(actual, expected) / maxAbsDiff(expected, new Float64Array(expected.length));
+}
+
 /** Row `row` of a row-major matrix with `width` columns. */
 export function row(matrix: Float64Array, width: number, index: number): Float64Array {
   return matrix.subarray(index * width, (index + 1) * width);
