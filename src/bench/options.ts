@@ -94,7 +94,8 @@ function benchImage(preset: string, arch: LlavaArch, given: string | undefined):
   return { ...image, crops: 1 + image.tileRows * image.tileCols, tokens };
 }
 
-function wholeNumber(flag: string, given: number | string | undefined, fallback: number, min: number, max = Infinity): number {
+/** A count from a flag (strict digits when text) or `fallback` when absent, within [min, max]. */
+export function wholeNumber(flag: string, given: number | string | undefined, fallback: number, min: number, max = Infinity): number {
   if (given === undefined) return fallback;
   // Text must be plain digits: Number() alone would take '' as 0 and '0x10' or '1e1' as counts.
   const value = typeof given === 'string' ? (/^\d+$/.test(given.trim()) ? Number(given) : NaN) : given;

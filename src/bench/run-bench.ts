@@ -154,27 +154,7 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
   try {
     const input = benchInput(arch, textTokens, resolved.image);
     const { strategies, runs } = resolved;
-    const samples = strategies.map((): Generation[] => []);
-    const repeats = strategies.map(() => 0);
-    let total = (runs + 1) * strategies.length;
-    let done = 0;
-    // Each round runs every strategy once, so drift in the machine's speed weighs on all alike. Round
-    // 0 is the warm-up: it opens each strategy's extra sessions (attention rows, scores), faults in pages.
-    for (let round = 0; round <= runs; round++) {
-      for (const [i, strategy] of strategies.entries()) {
-        const run = `${round === 0 ? 'warm-up' : `run ${round} of ${runs}`}: ${strategy.label}`;
-        report({ phase: 'run', done: done++, total, label: run });
-        let generation = await timedGeneration(runtime, input, resolved.decodeTokens, strategy.reducer, resolved.profile);
-        while (round > 0 && generation.othersCpuShare > DISTURBED_SHARE && repeats[i]! < runs) {
-          repeats[i]!++;
-          total++;
-          report({ phase: 'run', done: done++, total, label: `${run}, again (others took ${(100 * generation.othersCpuShare).toFixed(0)}% of the CPU)` });
-          generation = await timedGeneration(runtime, input, resolved.decodeTokens, strategy.reducer, resolved.profile);
-        }
-        if (round > 0) samples[i]!.push(generation);
-      }
-    }
-    report({ phase: 'run', done: total, total, label: 'done' });
+    const { samples, repeats } = await timedRounds(runtime, input, strategies, { runs, decodeTokens: resolved.decodeTokens, profile: resolved.profile, report });
 
     const baseline = samples[0]![0]!; // `none`: every image token in every layer
     const baselinePrefillMs = median(samples[0]!.map((g) => g.timings.prefillMs));
@@ -187,7 +167,7 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
       contention: {
         roofline: rooflineContention,
         worstRun: Math.max(...samples.flat().map((g) => g.othersCpuShare)),
-        repeatedRuns: repeats.reduce((a, b) => a + b, 0),
+        repeatedRuns: repeats,
       },
       preset: resolved.preset,
       layers: resolved.layers,
@@ -215,6 +195,40 @@ export async function runBench(options: RunBenchOptions): Promise<BenchResult> {
   // After the model is released: the MatMul kernel's [H, T, T] scores take gigabytes at NeXT lengths.
   const lengths = [...new Set([arch.imageTokensPerImage + textTokens, result.promptTokens])];
   return { ...result, attentionScaling: await measureAttentionScaling(arch.text, lengths, SCALING_RUNS) };
+}
+
+/**
+ * Every strategy once per round, so drift in the machine's speed weighs on all alike; round 0 is the
+ * warm-up (it opens each strategy's extra sessions, faults in pages). A timed run others disturbed
+ * is repeated, at most `runs` times per strategy. Returns each strategy's kept runs and the repeats.
+ */
+export async function timedRounds(
+  runtime: LlavaRuntime,
+  input: GenerationInput,
+  strategies: readonly BenchStrategy[],
+  options: { runs: number; decodeTokens: number; profile: boolean; report: (progress: BenchProgress) => void },
+): Promise<{ samples: Generation[][]; repeats: number }> {
+  const { runs, decodeTokens, profile, report } = options;
+  const samples = strategies.map((): Generation[] => []);
+  const repeats = strategies.map(() => 0);
+  let total = (runs + 1) * strategies.length;
+  let done = 0;
+  for (let round = 0; round <= runs; round++) {
+    for (const [i, strategy] of strategies.entries()) {
+      const run = `${round === 0 ? 'warm-up' : `run ${round} of ${runs}`}: ${strategy.label}`;
+      report({ phase: 'run', done: done++, total, label: run });
+      let generation = await timedGeneration(runtime, input, decodeTokens, strategy.reducer, profile);
+      while (round > 0 && generation.othersCpuShare > DISTURBED_SHARE && repeats[i]! < runs) {
+        repeats[i]!++;
+        total++;
+        report({ phase: 'run', done: done++, total, label: `${run}, again (others took ${(100 * generation.othersCpuShare).toFixed(0)}% of the CPU)` });
+        generation = await timedGeneration(runtime, input, decodeTokens, strategy.reducer, profile);
+      }
+      if (round > 0) samples[i]!.push(generation);
+    }
+  }
+  report({ phase: 'run', done: total, total, label: 'done' });
+  return { samples, repeats: repeats.reduce((a, b) => a + b, 0) };
 }
 
 /**
@@ -260,7 +274,7 @@ export interface Generation {
  * One greedy generation of exactly `decodeTokens` timed decode steps (plus the prefill's token);
  * with `profile`, its prefill's parts as the runtime times them (decode steps are not recorded).
  */
-export async function timedGeneration(
+async function timedGeneration(
   runtime: LlavaRuntime,
   input: GenerationInput,
   decodeTokens: number,

@@ -1,8 +1,8 @@
 // The weight-format benchmark: one llava-hf checkpoint from disk in one weight format, measured as a
 // user meets it. The first load converts and quantises the checkpoint into an empty converted-model
-// cache, the second reads that cache; then `none` and each strategy run in interleaved rounds. The
+// cache, the second reads that cache; then `none` and each strategy run in interleaved rounds (run-bench.ts). The
 // format's own MatMul rate and the memory bandwidth, measured in the same process, are the roofline.
-// One process per format (see formats-bench.ts), so its peak RSS is that format's alone.
+// The CLI runs one process per format (cli/bench-formats.ts), so its peak RSS is that format's alone.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { loadModel, type LlavaModel } from '../generate/model.js';
 import { linearPlan, type WeightFormat } from '../quant/format.js';
 import { measureFormatMatMul, type FormatRooflineOptions } from './format-roofline.js';
 import { measureBandwidth, type RooflineOptions } from './roofline.js';
-import { benchInput, compare, DEFAULT_TEXT_TOKENS, DISTURBED_SHARE, timedGeneration, type BenchProgress, type BenchRow, type Generation } from './run-bench.js';
+import { benchInput, compare, DEFAULT_TEXT_TOKENS, timedRounds, type BenchProgress, type BenchRow } from './run-bench.js';
 import { median } from './stats.js';
 import { benchStrategies, type StrategyFlags } from './strategies.js';
 
@@ -89,19 +89,7 @@ export async function runFormatBench(options: FormatBenchOptions): Promise<Forma
     }
     const runtime = model.runtime;
     const input = benchInput(arch, DEFAULT_TEXT_TOKENS);
-    const samples = strategies.map((): Generation[] => []);
-    const total = (options.runs + 1) * strategies.length;
-    let done = 0;
-    for (let round = 0; round <= options.runs; round++) {
-      for (const [i, strategy] of strategies.entries()) {
-        report({ phase: 'run', done: done++, total, label: `${round === 0 ? 'warm-up' : `run ${round} of ${options.runs}`}: ${strategy.label}` });
-        let generation = await timedGeneration(runtime, input, options.decodeTokens, strategy.reducer, false);
-        // One repeat at most: these runs take a minute each on a 7B.
-        if (round > 0 && generation.othersCpuShare > DISTURBED_SHARE) generation = await timedGeneration(runtime, input, options.decodeTokens, strategy.reducer, false);
-        if (round > 0) samples[i]!.push(generation);
-      }
-    }
-    report({ phase: 'run', done: total, total, label: 'done' });
+    const { samples } = await timedRounds(runtime, input, strategies, { runs: options.runs, decodeTokens: options.decodeTokens, profile: false, report });
     const baseline = samples[0]![0]!;
     const baselinePrefillMs = median(samples[0]!.map((g) => g.timings.prefillMs));
     const rows = strategies.map((strategy, i) =>

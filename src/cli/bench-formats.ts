@@ -4,6 +4,7 @@
 // the others: their table is printed, the failure is named on stderr, and the exit code is 1.
 import { spawnSync } from 'node:child_process';
 import { OptionError } from '../errors.js';
+import { wholeNumber } from '../bench/options.js';
 import { formatFormatsTable } from '../bench/format-table.js';
 import type { BenchProgress } from '../bench/run-bench.js';
 import { runFormatBench, type FormatBenchResult } from '../bench/weight-format-bench.js';
@@ -34,8 +35,8 @@ export function parseFormats(text: string): WeightFormat[] {
 
 export async function benchFormatsAction(flags: FormatsBenchFlags, onProgress: (p: BenchProgress) => void): Promise<void> {
   const formats = parseFormats(flags.weights ?? DEFAULT_FORMATS);
-  const runs = count('--runs', flags.runs, DEFAULT_RUNS);
-  const decodeTokens = count('--decode-tokens', flags.decodeTokens, DEFAULT_DECODE_TOKENS);
+  const runs = wholeNumber('--runs', flags.runs, DEFAULT_RUNS, 1);
+  const decodeTokens = wholeNumber('--decode-tokens', flags.decodeTokens, DEFAULT_DECODE_TOKENS, 1);
   if (formats.length === 1) {
     const result = await runFormatBench({ ...flags, weights: formats[0]!, runs, decodeTokens, onProgress });
     process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatFormatsTable([result]));
@@ -71,10 +72,4 @@ export function childArguments(args: readonly string[], format: WeightFormat): s
     kept.push(arg);
   }
   return [...kept, '--weights', format, '--json'];
-}
-
-function count(flag: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) throw new OptionError({ subject: flag, expected: 'a whole number >= 1', found: JSON.stringify(text) });
-  return Number(text);
 }

@@ -219,11 +219,6 @@ export class CachedGraphOpener implements GraphOpener {
     }
   }
 
-  /** True when the graphs come from an existing entry. */
-  get reading(): boolean {
-    return this.manifest !== null;
-  }
-
   async open(label: string, build: () => GraphBuilder): Promise<GraphSession> {
     const cached = this.manifest?.graphs.find((g) => g.label === label);
     if (cached) {
