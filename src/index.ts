@@ -32,3 +32,4 @@ export { fastV, fastVKept, type FastVOptions } from './reduce/fastv.js';
 export { pyramidDrop, pyramidDropKept, type PyramidDropOptions } from './reduce/pyramid-drop.js';
 export type { ReductionRecord, ReductionStage } from './generate/prefill.js';
 export { WEIGHT_FORMATS, Q4_BLOCK_SIZES, type WeightFormat } from './quant/format.js';
+export { STRATEGY_NAMES, strategyNames, reducerFromFlags, type ReduceFlags, type StrategyName } from './reduce/registry.js';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OptionError } from '../errors.js';
 import { DEFAULT_DECODE_TOKENS, DEFAULT_RUNS, resolveBenchOptions } from './options.js';
-import { cutDecoder, PRESETS } from './presets.js';
+import { cutDecoder, PRESETS } from '../config/presets.js';
 
 function rejects(input: Parameters<typeof resolveBenchOptions>[0], subject: string, found: string): void {
   assert.throws(

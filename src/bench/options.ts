@@ -4,7 +4,7 @@
 import { normalizeLlavaConfig, type LlavaArch } from '../config/llava.js';
 import { OptionError } from '../errors.js';
 import { nextImage, parseImageSize, type NextImage } from '../flops/index.js';
-import { PRESETS, type RawLlavaConfig } from './presets.js';
+import { PRESETS, type RawLlavaConfig } from '../config/presets.js';
 import { benchStrategies, type BenchStrategy, type ScaledList, type StrategyFlags } from './strategies.js';
 
 /** The strategy flags (--reduce lists several) come as generate's, with --mustdrop-budgets added. */

@@ -17,7 +17,7 @@ import { markCpu, othersShare } from './contention.js';
 import { averageAfterPruning, averageProcessed, stageCounts } from './counts.js';
 import { resolveBenchOptions, type BenchImage, type BenchOptionsInput } from './options.js';
 import { medianProfile, PartRecorder, type PrefillProfile } from './profile.js';
-import { cutDecoder, type RawLlavaConfig } from './presets.js';
+import { cutDecoder, type RawLlavaConfig } from '../config/presets.js';
 import { measureBandwidth, measureMatMul, type Roofline, type RooflineOptions } from './roofline.js';
 import { median } from './stats.js';
 import type { BenchStrategy, ScaledList } from './strategies.js';

@@ -4,7 +4,7 @@
 import { fastV, mustDrop, MUSTDROP_BUDGETS, OptionError, pyramidDrop, type TokenReducer } from '../index.js';
 import { MUSTDROP_STAGES } from '../reduce/must-drop.js';
 // The bench takes exactly the flags generate, flops and show take, so it builds strategies as they do.
-import { reducerFromFlags, strategyNames, type ReduceFlags, type StrategyName } from '../cli/reduce-flags.js';
+import { reducerFromFlags, strategyNames, type ReduceFlags, type StrategyName } from '../reduce/registry.js';
 
 export type MustDropBudget = keyof typeof MUSTDROP_BUDGETS;
 export const DEFAULT_MUSTDROP_BUDGETS: readonly MustDropBudget[] = [192, 128, 64];

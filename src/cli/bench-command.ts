@@ -4,12 +4,13 @@
 // OptionError before anything loads.
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { PRESETS } from '../bench/presets.js';
+import { PRESETS } from '../config/presets.js';
 import { runBench, type BenchProgress } from '../bench/run-bench.js';
 import { benchJson, formatBenchTable } from '../bench/table.js';
 import { OptionError } from '../errors.js';
 import { benchFormatsAction } from './bench-formats.js';
-import { addReduceFlags, type ReduceFlags } from './reduce-flags.js';
+import { addReduceFlags } from './reduce-flags.js';
+import { type ReduceFlags } from '../reduce/registry.js';
 import { runCommand } from './run-command.js';
 
 interface BenchFlags extends ReduceFlags {

@@ -5,7 +5,8 @@
 import type { Command } from 'commander';
 import { ACCOUNTINGS, countFlops, DEFAULT_TEXT_TOKENS, FLOPS_PRESETS, flopsJson, formatFlopsTable, resolveFlopsOptions } from '../flops/index.js';
 import { OptionError } from '../index.js';
-import { addReduceFlags, reducerFromFlags, strategyNames, type ReduceFlags } from './reduce-flags.js';
+import { addReduceFlags } from './reduce-flags.js';
+import { reducerFromFlags, strategyNames, type ReduceFlags } from '../reduce/registry.js';
 import { runCommand } from './run-command.js';
 
 interface FlopsFlags extends ReduceFlags {

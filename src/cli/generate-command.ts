@@ -13,7 +13,8 @@ import {
   writePixelValues,
 } from '../index.js';
 import { collect, parseNumber, parseWholeNumber } from './options.js';
-import { addReduceFlags, reducerFromFlags, strategyNames, type ReduceFlags } from './reduce-flags.js';
+import { addReduceFlags } from './reduce-flags.js';
+import { reducerFromFlags, strategyNames, type ReduceFlags } from '../reduce/registry.js';
 import { loadProgressBar } from './progress.js';
 import { runCommand } from './run-command.js';
 import { WEIGHT_FORMATS, type WeightFormat } from '../quant/format.js';

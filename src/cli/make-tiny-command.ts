@@ -1,7 +1,7 @@
 // `visdrop make-tiny`: writes a seeded random-weight LLaVA checkpoint in the llava-hf layout, tiny
 // or (with --preset) at a benchmark preset's full size.
 import { Option, type Command } from 'commander';
-import { PRESETS } from '../bench/presets.js';
+import { PRESETS } from '../config/presets.js';
 import { makeTinyCheckpoint } from '../index.js';
 import { parseChoice, parseWholeNumber } from './options.js';
 import { runCommand } from './run-command.js';

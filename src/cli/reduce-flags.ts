@@ -1,28 +1,10 @@
-// The token-reduction flags that generate, bench, flops and show share, and the strategies they
-// build: --reduce none|fastv|pdrop|mustdrop|mustdrop-vision+fastv|mustdrop-vision+pdrop,
-// --fastv-k/--fastv-r, --pdrop-layers with --pdrop-ratios or --pdrop-lambda, --mustdrop-*.
-// Defaults are the papers' (K=2, R=0.5; layers 8,16,24, lambda 0.5; MustDrop budget 192).
+// The token-reduction flags that generate, bench, flops and show share: --reduce
+// none|fastv|pdrop|mustdrop|mustdrop-vision+fastv|mustdrop-vision+pdrop, --fastv-k/--fastv-r,
+// --pdrop-layers with --pdrop-ratios or --pdrop-lambda, --mustdrop-*. The strategies they build
+// come from reduce/registry.ts.
 import type { Command } from 'commander';
-import { fastV, mustDrop, OptionError, pyramidDrop, withVisionStage, type MustDropOptions, type TokenReducer } from '../index.js';
+import { STRATEGY_NAMES } from '../reduce/registry.js';
 import { parseNumber, parseWholeNumber } from './options.js';
-
-export const STRATEGY_NAMES = ['none', 'fastv', 'pdrop', 'mustdrop', 'mustdrop-vision+fastv', 'mustdrop-vision+pdrop'] as const;
-export type StrategyName = (typeof STRATEGY_NAMES)[number];
-
-export interface ReduceFlags {
-  reduce?: string;
-  fastvK?: number;
-  fastvR?: number;
-  pdropLayers?: number[];
-  pdropRatios?: number[];
-  pdropLambda?: number;
-  mustdropBudget?: number;
-  mustdropGlobalThr?: number;
-  mustdropIndividualThr?: number;
-  mustdropLayers?: number[];
-  mustdropStages?: string[];
-  mustdropCorrectedPositions?: boolean;
-}
 
 function numberList(flag: string, parseItem: (text: string) => number): (text: string) => number[] {
   return (text) => text.split(',').map((item) => parseItem(item.trim()));
@@ -48,67 +30,3 @@ export function addReduceFlags(command: Command, list = false): Command {
     .option('--mustdrop-corrected-positions', "MustDrop: decode positions consistent with the cached keys (the code's are not, see README)");
 }
 
-/** The strategy names given to --reduce (default: none), each checked. */
-export function strategyNames(flags: ReduceFlags): StrategyName[] {
-  const names = (flags.reduce ?? 'none').split(',').map((n) => n.trim());
-  for (const name of names) {
-    if (!(STRATEGY_NAMES as readonly string[]).includes(name)) {
-      throw new OptionError({ subject: '--reduce', expected: `one of ${STRATEGY_NAMES.join(', ')}`, found: JSON.stringify(name) });
-    }
-  }
-  return names as StrategyName[];
-}
-
-/** Builds strategy `name` from the flags; flags of another strategy are refused, not ignored. */
-export function reducerFromFlags(name: StrategyName, flags: ReduceFlags, allNames: readonly StrategyName[] = [name]): TokenReducer | null {
-  const given = (keys: (keyof ReduceFlags)[]) => keys.filter((k) => flags[k] !== undefined);
-  const uses = (strategy: string) => allNames.some((n) => n.split(/[+]/).some((part) => part.startsWith(strategy)));
-  const families: ReadonlyArray<readonly [string, (keyof ReduceFlags)[]]> = [
-    ['fastv', ['fastvK', 'fastvR']],
-    ['pdrop', ['pdropLayers', 'pdropRatios', 'pdropLambda']],
-    ['mustdrop', ['mustdropBudget', 'mustdropGlobalThr', 'mustdropIndividualThr', 'mustdropLayers', 'mustdropStages', 'mustdropCorrectedPositions']],
-  ];
-  for (const [strategy, keys] of families) {
-    if (given(keys).length > 0 && !uses(strategy)) {
-      throw new OptionError({ subject: `--${strategy}-*`, expected: `--reduce with ${strategy}`, found: `--reduce ${allNames.join(',')}` });
-    }
-  }
-  switch (name) {
-    case 'none':
-      return null;
-    case 'fastv':
-      return fastvFromFlags(flags);
-    case 'pdrop':
-      return pdropFromFlags(flags);
-    case 'mustdrop':
-      return mustDrop(mustDropOptions(flags));
-    case 'mustdrop-vision+fastv':
-      return withVisionStage(mustDrop({ ...mustDropOptions(flags), stages: ['vision'] }), fastvFromFlags(flags));
-    case 'mustdrop-vision+pdrop':
-      return withVisionStage(mustDrop({ ...mustDropOptions(flags), stages: ['vision'] }), pdropFromFlags(flags));
-  }
-}
-
-function fastvFromFlags(flags: ReduceFlags): TokenReducer {
-  return fastV({ ...(flags.fastvK !== undefined ? { k: flags.fastvK } : {}), ...(flags.fastvR !== undefined ? { r: flags.fastvR } : {}) });
-}
-
-function pdropFromFlags(flags: ReduceFlags): TokenReducer {
-  return pyramidDrop({
-    ...(flags.pdropLayers ? { layers: flags.pdropLayers } : {}),
-    ...(flags.pdropRatios ? { ratios: flags.pdropRatios } : {}),
-    ...(flags.pdropLambda !== undefined ? { lambda: flags.pdropLambda } : {}),
-  });
-}
-
-/** MustDrop's options from its flags; zod checks the values (budget, stage names, ranges). */
-function mustDropOptions(flags: ReduceFlags): MustDropOptions {
-  return {
-    ...(flags.mustdropBudget !== undefined ? { budget: flags.mustdropBudget as MustDropOptions['budget'] } : {}),
-    ...(flags.mustdropGlobalThr !== undefined ? { globalThr: flags.mustdropGlobalThr } : {}),
-    ...(flags.mustdropIndividualThr !== undefined ? { individualThr: flags.mustdropIndividualThr } : {}),
-    ...(flags.mustdropLayers ? { layers: flags.mustdropLayers } : {}),
-    ...(flags.mustdropStages ? { stages: flags.mustdropStages as MustDropOptions['stages'] } : {}),
-    ...(flags.mustdropCorrectedPositions ? { correctedDecodePositions: true } : {}),
-  };
-}

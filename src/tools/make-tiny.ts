@@ -9,7 +9,7 @@ import { OPENAI_CLIP_MEAN, OPENAI_CLIP_STD } from '../config/preprocessor.js';
 import { writeShardedSafetensors, type TensorToWrite } from '../checkpoint/index.js';
 import type { WritableDtype } from '../checkpoint/dtype.js';
 import { OptionError } from '../errors.js';
-import { PRESETS } from '../bench/presets.js';
+import { PRESETS } from '../config/presets.js';
 import { randomTensor } from '../models/random-weights.js';
 import { llavaTensorList } from '../models/llava/tensor-list.js';
 import { writeTinyTokenizer } from './tiny-tokenizer.js';

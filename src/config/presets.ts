@@ -1,7 +1,7 @@
 // Benchmark presets: llava-hf config.json objects for the LLaVA-1.5 sizes and LLaVA-NeXT-7B, written
 // as the hub's files are, so they go through the same normaliser as a real checkpoint. `cutDecoder`
 // trims the decoder's depth so a preset fits in memory; everything else stays the real model's.
-import { LLAVA_V16_PINPOINTS, normalizeLlavaConfig, type LlavaArch } from '../config/llava.js';
+import { LLAVA_V16_PINPOINTS, normalizeLlavaConfig, type LlavaArch } from './llava.js';
 
 /** A config.json as parsed from disk; normalizeLlavaConfig validates it. */
 export type RawLlavaConfig = Record<string, unknown>;

@@ -3,7 +3,7 @@
 // compared (largest absolute difference, and how often the top-1 token agrees).
 import type { LlavaRuntime } from '../runtime/llava-runtime.js';
 import { KvCache } from '../runtime/kv-cache.js';
-import { argmax } from '../generate/sampling.js';
+import { argmax } from './sampling.js';
 import { mulberry32 } from '../util/prng.js';
 
 export interface LogitsDrift {

@@ -15,11 +15,11 @@ import { referenceDecoder, referenceEmbed, referenceImageFeatures } from '../mod
 import { LlavaRuntime } from '../runtime/llava-runtime.js';
 import { KvCache } from '../runtime/kv-cache.js';
 import { makeTinyCheckpoint } from '../tools/make-tiny.js';
-import { loadModel, type LlavaModel } from '../generate/model.js';
-import type { GenerationEvent } from '../generate/events.js';
+import { loadModel, type LlavaModel } from './model.js';
+import type { GenerationEvent } from './events.js';
 import { mulberry32 } from '../util/prng.js';
 import { logitsDrift, randomPrompts, type LogitsDrift } from './drift.js';
-import type { WeightFormat } from './format.js';
+import type { WeightFormat } from '../quant/format.js';
 import { relativeError } from '../models/reference/test-helpers.js';
 
 const DEMO_IMAGE = join(import.meta.dirname, '..', '..', 'assets', 'demo.jpg');

@@ -1,0 +1,92 @@
+// Strategies by name from one options object: the names --reduce takes, and each strategy built
+// from the options generate, bench, flops, show, eval and the server share (the CLI's flags in
+// camelCase). Options of a strategy that is not asked for are refused, not ignored.
+// Defaults are the papers' (K=2, R=0.5; layers 8,16,24, lambda 0.5; MustDrop budget 192).
+import { OptionError } from '../errors.js';
+import { fastV } from './fastv.js';
+import { mustDrop, type MustDropOptions } from './must-drop.js';
+import { pyramidDrop } from './pyramid-drop.js';
+import { withVisionStage, type TokenReducer } from './types.js';
+
+export const STRATEGY_NAMES = ['none', 'fastv', 'pdrop', 'mustdrop', 'mustdrop-vision+fastv', 'mustdrop-vision+pdrop'] as const;
+export type StrategyName = (typeof STRATEGY_NAMES)[number];
+
+export interface ReduceFlags {
+  reduce?: string;
+  fastvK?: number;
+  fastvR?: number;
+  pdropLayers?: number[];
+  pdropRatios?: number[];
+  pdropLambda?: number;
+  mustdropBudget?: number;
+  mustdropGlobalThr?: number;
+  mustdropIndividualThr?: number;
+  mustdropLayers?: number[];
+  mustdropStages?: string[];
+  mustdropCorrectedPositions?: boolean;
+}
+
+/** The strategy names given to --reduce (default: none), each checked. */
+export function strategyNames(flags: ReduceFlags): StrategyName[] {
+  const names = (flags.reduce ?? 'none').split(',').map((n) => n.trim());
+  for (const name of names) {
+    if (!(STRATEGY_NAMES as readonly string[]).includes(name)) {
+      throw new OptionError({ subject: '--reduce', expected: `one of ${STRATEGY_NAMES.join(', ')}`, found: JSON.stringify(name) });
+    }
+  }
+  return names as StrategyName[];
+}
+
+/** Builds strategy `name` from the flags; flags of another strategy are refused, not ignored. */
+export function reducerFromFlags(name: StrategyName, flags: ReduceFlags, allNames: readonly StrategyName[] = [name]): TokenReducer | null {
+  const given = (keys: (keyof ReduceFlags)[]) => keys.filter((k) => flags[k] !== undefined);
+  const uses = (strategy: string) => allNames.some((n) => n.split(/[+]/).some((part) => part.startsWith(strategy)));
+  const families: ReadonlyArray<readonly [string, (keyof ReduceFlags)[]]> = [
+    ['fastv', ['fastvK', 'fastvR']],
+    ['pdrop', ['pdropLayers', 'pdropRatios', 'pdropLambda']],
+    ['mustdrop', ['mustdropBudget', 'mustdropGlobalThr', 'mustdropIndividualThr', 'mustdropLayers', 'mustdropStages', 'mustdropCorrectedPositions']],
+  ];
+  for (const [strategy, keys] of families) {
+    if (given(keys).length > 0 && !uses(strategy)) {
+      throw new OptionError({ subject: `--${strategy}-*`, expected: `--reduce with ${strategy}`, found: `--reduce ${allNames.join(',')}` });
+    }
+  }
+  switch (name) {
+    case 'none':
+      return null;
+    case 'fastv':
+      return fastvFromFlags(flags);
+    case 'pdrop':
+      return pdropFromFlags(flags);
+    case 'mustdrop':
+      return mustDrop(mustDropOptions(flags));
+    case 'mustdrop-vision+fastv':
+      return withVisionStage(mustDrop({ ...mustDropOptions(flags), stages: ['vision'] }), fastvFromFlags(flags));
+    case 'mustdrop-vision+pdrop':
+      return withVisionStage(mustDrop({ ...mustDropOptions(flags), stages: ['vision'] }), pdropFromFlags(flags));
+  }
+}
+
+function fastvFromFlags(flags: ReduceFlags): TokenReducer {
+  return fastV({ ...(flags.fastvK !== undefined ? { k: flags.fastvK } : {}), ...(flags.fastvR !== undefined ? { r: flags.fastvR } : {}) });
+}
+
+function pdropFromFlags(flags: ReduceFlags): TokenReducer {
+  return pyramidDrop({
+    ...(flags.pdropLayers ? { layers: flags.pdropLayers } : {}),
+    ...(flags.pdropRatios ? { ratios: flags.pdropRatios } : {}),
+    ...(flags.pdropLambda !== undefined ? { lambda: flags.pdropLambda } : {}),
+  });
+}
+
+/** MustDrop's options from its flags; zod checks the values (budget, stage names, ranges). */
+function mustDropOptions(flags: ReduceFlags): MustDropOptions {
+  return {
+    ...(flags.mustdropBudget !== undefined ? { budget: flags.mustdropBudget as MustDropOptions['budget'] } : {}),
+    ...(flags.mustdropGlobalThr !== undefined ? { globalThr: flags.mustdropGlobalThr } : {}),
+    ...(flags.mustdropIndividualThr !== undefined ? { individualThr: flags.mustdropIndividualThr } : {}),
+    ...(flags.mustdropLayers ? { layers: flags.mustdropLayers } : {}),
+    ...(flags.mustdropStages ? { stages: flags.mustdropStages as MustDropOptions['stages'] } : {}),
+    ...(flags.mustdropCorrectedPositions ? { correctedDecodePositions: true } : {}),
+  };
+}
