@@ -40,6 +40,15 @@ export interface RuleContext {
   intValues(i: number): readonly SymDim[] | undefined;
   /** `grad`, of shape `from`, summed over the axes along which input `i` was broadcast to it. */
   unbroadcast(grad: Value, from: readonly SymDim[], i: number): Value;
+  /** The forward node that produced `value`, if a node did (not a graph input or constant). */
+  producer(value: Value): NodeRecord | undefined;
+  /** Whether `value` (any forward value) needs a gradient. */
+  needsValue(value: Value): boolean;
+  /**
+   * Adds `grad` to the gradient of an earlier value directly, for a rule that differentiates through
+   * its input's producer as well (a Linear's x Transpose(W): dW in W's own layout, no transposes).
+   */
+  contribute(value: Value, grad: Value): void;
 }
 
 /** A rule: the output gradients (null where no gradient flows) -> one gradient per input (null: none). */
@@ -73,12 +82,15 @@ export function addGradients(g: GraphBuilder, request: GradientRequest): (Value 
     grads.set(name, previous ? g.node('Add', [previous, grad]) : grad);
   };
   for (const seed of request.seeds) accumulate(seed.value.name, seed.grad);
+  const producers = new Map<string, NodeRecord>();
+  for (const node of nodes) for (const out of node.outputs) producers.set(out, node);
+  const needsValue = (name: string) => varying.has(name) && useful.has(name) && isFloat(info(name));
 
   for (let n = nodes.length - 1; n >= 0; n--) {
     const node = nodes[n]!;
     const needs = (i: number) => {
       const name = node.inputs[i];
-      return name !== undefined && name !== '' && varying.has(name) && useful.has(name) && isFloat(info(name));
+      return name !== undefined && name !== '' && needsValue(name);
     };
     if (!node.inputs.some((_, i) => needs(i))) continue;
     const outputGrads = node.outputs.map((name) => grads.get(name) ?? null);
@@ -87,7 +99,11 @@ export function addGradients(g: GraphBuilder, request: GradientRequest): (Value 
     if (!rule || node.domain !== '') {
       throw new GraphError({ subject: `gradient of node ${node.outputs[0]}`, expected: 'an op with a gradient rule', found: node.opType });
     }
-    const ctx = ruleContext(g, node, info, needs);
+    const ctx = ruleContext(g, node, info, needs, {
+      producer: (value) => producers.get(value.name),
+      needsValue: (value) => needsValue(value.name),
+      contribute: (value, grad) => accumulate(value.name, grad),
+    });
     const inputGrads = rule(ctx, outputGrads);
     node.inputs.forEach((name, i) => {
       const grad = inputGrads[i];
@@ -97,7 +113,9 @@ export function addGradients(g: GraphBuilder, request: GradientRequest): (Value 
   return request.wrt.map((v) => grads.get(v.name) ?? null);
 }
 
-function ruleContext(g: GraphBuilder, node: NodeRecord, info: (name: string) => ValueInfo, needs: (i: number) => boolean): RuleContext {
+type GraphAccess = Pick<RuleContext, 'producer' | 'needsValue' | 'contribute'>;
+
+function ruleContext(g: GraphBuilder, node: NodeRecord, info: (name: string) => ValueInfo, needs: (i: number) => boolean, access: GraphAccess): RuleContext {
   const asValue = (name: string) => (name === '' ? null : { name });
   const shapeOf = (value: Value): readonly SymDim[] => {
     const shape = info(value.name).shape;
@@ -119,6 +137,7 @@ function ruleContext(g: GraphBuilder, node: NodeRecord, info: (name: string) => 
       const input = ctx.inputs[i]!;
       return unbroadcast(g, grad, from, shapeOf(input), input);
     },
+    ...access,
   };
   return ctx;
 }

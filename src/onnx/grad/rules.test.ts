@@ -39,6 +39,8 @@ const i64 = (g: GraphBuilder, v: readonly number[]) => g.constInt64(v);
 const CASES: readonly Case[] = [
   { name: 'MatMul batch x weight', ops: ['MatMul'], inputs: [{ shape: [2, 3, 4] }, { shape: [4, 5] }], outputShape: [2, 3, 5], build: (g, [a, b]) => n(g, 'MatMul', [a!, b!]) },
   { name: 'MatMul batched, broadcast batch', ops: ['MatMul'], inputs: [{ shape: [2, 3, 3, 4] }, { shape: [3, 4, 2] }], outputShape: [2, 3, 3, 2], build: (g, [a, b]) => n(g, 'MatMul', [a!, b!]) },
+  { name: 'Linear x W^T (weight gradient in W layout)', ops: ['MatMul', 'Transpose'], inputs: [{ shape: [2, 3, 4] }, { shape: [5, 4] }], outputShape: [2, 3, 5], build: (g, [x, w]) => n(g, 'MatMul', [x!, n(g, 'Transpose', [w!], { perm: [1, 0] })]) },
+  { name: 'Linear weight also used elsewhere', ops: ['MatMul', 'Transpose'], inputs: [{ shape: [3, 4] }, { shape: [4, 4] }], outputShape: [3, 4], build: (g, [x, w]) => n(g, 'Add', [n(g, 'MatMul', [x!, n(g, 'Transpose', [w!], { perm: [1, 0] })]), n(g, 'MatMul', [x!, w!])]) },
   { name: 'Add with broadcast', ops: ['Add'], inputs: [{ shape: [2, 3, 4] }, { shape: [4] }], outputShape: [2, 3, 4], build: (g, [a, b]) => n(g, 'Add', [a!, b!]) },
   { name: 'Sub with broadcast', ops: ['Sub'], inputs: [{ shape: [2, 1, 4] }, { shape: [3, 1] }], outputShape: [2, 3, 4], build: (g, [a, b]) => n(g, 'Sub', [a!, b!]) },
   { name: 'Mul with broadcast', ops: ['Mul'], inputs: [{ shape: [2, 3, 4] }, { shape: [2, 1, 4] }], outputShape: [2, 3, 4], build: (g, [a, b]) => n(g, 'Mul', [a!, b!]) },

@@ -50,10 +50,17 @@ function matMulRule(ctx: RuleContext, [g]: readonly (Value | null)[]): (Value | 
     gradA = ctx.unbroadcast(product, [...batch, aShape.at(-2)!, aShape.at(-1)!], 0);
   }
   if (ctx.needs(1)) {
-    if (bShape.length === 2 && aShape.length > 2) {
+    const rows = (x: Value, rank: number) => (rank > 2 ? node(ctx, 'Flatten', [x], { axis: rank - 1 }) : x);
+    const transposed = ctx.producer(b);
+    const swaps = transposed?.opType === 'Transpose' && (attributeInts(transposed.attributes, 'perm') ?? [1, 0]).join() === '1,0';
+    const weight = swaps && bShape.length === 2 ? { name: transposed!.inputs[0]! } : undefined;
+    if (weight && ctx.needsValue(weight) && ctx.shape(weight).length === 2) {
+      // A Linear, x W^T with W [N, K]: dW = g^T x straight in W's layout, batch axes folded into the
+      // rows; the Transpose's own rule never runs for this use, so no [K, N] gradient is transposed.
+      ctx.contribute(weight, node(ctx, 'MatMul', [node(ctx, 'Transpose', [rows(g, yShape.length)], { perm: [1, 0] }), rows(a, aShape.length)]));
+    } else if (bShape.length === 2 && aShape.length > 2) {
       // A weight shared by every batch row: fold the batch axes into the rows, one [K, M'] x [M', N] MatMul.
-      const rows = (x: Value) => node(ctx, 'Flatten', [x], { axis: aShape.length - 1 });
-      gradB = node(ctx, 'MatMul', [node(ctx, 'Transpose', [rows(a)], { perm: [1, 0] }), rows(g)]);
+      gradB = node(ctx, 'MatMul', [node(ctx, 'Transpose', [rows(a, aShape.length)], { perm: [1, 0] }), rows(g, yShape.length)]);
     } else {
       const product = node(ctx, 'MatMul', [node(ctx, 'Transpose', [a], { perm: swapLast(aShape.length) }), g]);
       gradB = ctx.unbroadcast(product, [...batch, bShape.at(-2)!, bShape.at(-1)!], 1);
