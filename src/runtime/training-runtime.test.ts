@@ -13,6 +13,7 @@ import { linear, rmsNorm } from '../models/reference/math.js';
 import { lookupFrom, randomPixels, randomWeights, tinyArch, weightShapes } from '../models/reference/test-helpers.js';
 import { mulberry32 } from '../util/prng.js';
 import type { KeepPlan } from './image-tokens.js';
+import { LlavaRuntime } from './llava-runtime.js';
 import { TrainingRuntime, type ParameterTensor, type TrainableParts, type TrainingBatch } from './training-runtime.js';
 
 const arch = tinyArch(); // 2 CLIP layers (feature layer -2: one runs), 4 image tokens, 2 decoder layers, V = 50
@@ -193,4 +194,29 @@ test('a bad batch is refused with one line naming the row and what was found', a
   const labelledPadding = { ...batch, labels: batch.labels.map((l, i) => (i === 2 * T - 1 ? 3 : l)) };
   await assert.rejects(runtime.lossAndGradients(labelledPadding, { trainable: ALL }), /-100 at padded positions/);
   await runtime.release();
+});
+
+test("the boundary's nextLayerAttention equals the inference runtime's scores at the next layer", async () => {
+  const params = parameters(8);
+  const weights = new Map([...params].map(([name, p]) => [name, p.data]));
+  const inference = await LlavaRuntime.create(arch, { has: (name) => weights.has(name), float32: (name) => weights.get(name)! }, { intraOpThreads: 1 });
+  const runtime = await TrainingRuntime.create(arch, params, { intraOpThreads: 1 });
+  let checked = 0;
+  await runtime.lossAndGradients(makeBatch(), {
+    trainable: ALL,
+    boundary: async (view) => {
+      const row = view.rows[1]!;
+      const D = arch.text.hiddenSize;
+      const hidden = view.hidden.slice(view.length * D, (view.length + row.length) * D);
+      const queries = [row.length - 1, 2];
+      const expected = await inference.attentionScores(view.layer, { hidden, positions: row.positions }, queries);
+      const actual = await view.nextLayerAttention(1, queries);
+      assert.ok(norm(actual.map((a, i) => a - expected[i]!)) / norm(expected) < 1e-5);
+      checked++;
+      return undefined;
+    },
+  });
+  assert.equal(checked, 1);
+  await runtime.release();
+  await inference.release();
 });
