@@ -24,6 +24,9 @@ export const SMALL_SHAPE: Partial<TinyShape> = {
   textKvHeads: 2,
 };
 
+/** Narrower still, for a few hundred real training steps in seconds. */
+export const TRAINING_SHAPE: Partial<TinyShape> = { ...SMALL_SHAPE, textHidden: 32, visionHidden: 16, visionHeads: 1 };
+
 export async function makeSmallModel(dir: string, seed = 1, shape: Partial<TinyShape> = SMALL_SHAPE): Promise<LlavaArch> {
   return makeTinyCheckpoint({ outDir: dir, seed, shape });
 }
