@@ -314,7 +314,7 @@ export class TrainingRuntime {
   private async run(key: GraphKey, feeds: Feeds): Promise<Record<string, ort.Tensor>> {
     let session = this.sessions.get(key);
     if (!session) {
-      session = GraphSession.create(this.buildGraph(key), this.settings);
+      session = GraphSession.create(this.buildGraph(key), { memoryArena: true, ...this.settings });
       this.sessions.set(key, session);
     }
     return (await session).run(feeds);
