@@ -1,4 +1,4 @@
-// The `visdrop` commands: generate, demo, make-tiny, bench, flops, show, cache.
+// The `visdrop` commands: generate, demo, make-tiny, bench, flops, show, cache, synth.
 import { Command } from 'commander';
 import { registerBenchCommand } from './bench-command.js';
 import { registerCacheCommand } from './cache-command.js';
@@ -8,6 +8,7 @@ import { registerGenerateCommand } from './generate-command.js';
 import { registerMakeTinyCommand } from './make-tiny-command.js';
 import { reportError } from './run-command.js';
 import { registerShowCommand } from './show-command.js';
+import { registerSynthCommand } from './synth-command.js';
 
 const program = new Command('visdrop')
   .description('Run LLaVA-style vision-language models on Node.js, fast, by dropping redundant visual tokens')
@@ -19,5 +20,6 @@ registerBenchCommand(program);
 registerFlopsCommand(program);
 registerShowCommand(program);
 registerCacheCommand(program);
+registerSynthCommand(program);
 
 program.parseAsync(process.argv).catch(reportError);
