@@ -23,6 +23,7 @@ export type { GenerationEvent, GenerationTimings, PrefillTimings, StopReason } f
 export { generate, expandImageMarker, type GenerationInput, type GenerationSettings } from './generate/loop.js';
 export { encodeImage, type PixelValues, type AnyresPixelValues } from './generate/vision.js';
 export { readPixelValues, writePixelValues } from './generate/pixel-values-file.js';
+export { defaultModelDir, resolveModelDir } from './generate/default-model.js';
 export { createSampler, argmax, type SamplingOptions } from './generate/sampling.js';
 export { makeTinyCheckpoint, TINY_SHAPE, type TinyShape, type MakeTinyOptions } from './tools/make-tiny.js';
 export { writeVisdropTinyInit, visdropTinyConfigJson, VISDROP_TINY_PRESET, VISDROP_TINY_SHAPE, type InitialCheckpointOptions } from './tools/visdrop-tiny.js';

@@ -8,6 +8,7 @@ import { PRESETS } from '../config/presets.js';
 import { runBench, type BenchProgress } from '../bench/run-bench.js';
 import { benchJson, formatBenchTable } from '../bench/table.js';
 import { OptionError } from '../errors.js';
+import { resolveModelDir } from '../generate/default-model.js';
 import { benchFormatsAction } from './bench-formats.js';
 import { addReduceFlags } from './reduce-flags.js';
 import { type ReduceFlags } from '../reduce/registry.js';
@@ -40,7 +41,7 @@ export function registerBenchCommand(program: Command): void {
         'without token reduction and with each strategy --reduce lists: prefill speedup measured and predicted by FLOPs',
     )
     .option('--preset <name>', `model shapes on random weights: ${Object.keys(PRESETS).join(', ')}`)
-    .option('--model <dir>', 'instead of a preset: a llava-hf checkpoint, loaded from disk per weight format (first and cached load, peak RSS)')
+    .option('--model <dir>', 'instead of a preset: a llava-hf checkpoint, loaded from disk per weight format (first and cached load, peak RSS); with neither, the bundled visdrop-tiny')
     .option('--weights <list>', 'with --model: weight formats, each in its own process (default q8,q4)')
     // Counts arrive as text and are validated together, since --layers' range depends on the preset.
     .option('--layers <n>', 'decoder layers to build (default: all), so a large preset fits in memory')
@@ -55,10 +56,12 @@ export function registerBenchCommand(program: Command): void {
 }
 
 async function benchAction(flags: BenchFlags): Promise<void> {
-  const { json, preset, model, weights, ...options } = flags;
-  if ((preset === undefined) === (model === undefined)) {
-    throw new OptionError({ subject: '--preset / --model', expected: 'exactly one of them', found: preset === undefined ? 'neither' : 'both' });
+  const { json, preset, weights, ...options } = flags;
+  if (preset !== undefined && flags.model !== undefined) {
+    throw new OptionError({ subject: '--preset / --model', expected: 'at most one of them', found: 'both' });
   }
+  // Neither: the bundled default model.
+  const model = preset === undefined ? resolveModelDir(flags.model) : undefined;
   if (model !== undefined) {
     const presetOnly = (['layers', 'imageSize', 'profile'] as const).filter((key) => options[key] !== undefined);
     if (presetOnly.length > 0) {
