@@ -28,6 +28,7 @@ export { createSampler, argmax, type SamplingOptions } from './generate/sampling
 export { makeTinyCheckpoint, TINY_SHAPE, type TinyShape, type MakeTinyOptions } from './tools/make-tiny.js';
 export { writeVisdropTinyInit, visdropTinyConfigJson, VISDROP_TINY_PRESET, VISDROP_TINY_SHAPE, type InitialCheckpointOptions } from './tools/visdrop-tiny.js';
 export { writeSynthTokenizer } from './tools/synth-tokenizer.js';
+export { convertCheckpoint, type ConvertOptions } from './tools/convert-checkpoint.js';
 export { writeSynthDataset, SYNTH_GENERATOR_VERSION, type SynthOptions, type SynthMeta, type LlavaSample, type TestQuestion } from './synth/dataset.js';
 export { FAMILIES, SHORT_ANSWER_SUFFIX, type Family } from './synth/questions.js';
 export { withVisionStage, type TokenReducer, type BoundaryContext, type KeepPlan, type PositionPolicy, type PrefillSequence, type VisionStage, type VisionMergePlan } from './reduce/types.js';

@@ -1,7 +1,8 @@
-// The `visdrop` commands: generate, demo, make-tiny, bench, flops, show, cache, synth.
+// The `visdrop` commands: generate, demo, make-tiny, bench, flops, show, cache, synth, convert.
 import { Command } from 'commander';
 import { registerBenchCommand } from './bench-command.js';
 import { registerCacheCommand } from './cache-command.js';
+import { registerConvertCommand } from './convert-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerFlopsCommand } from './flops-command.js';
 import { registerGenerateCommand } from './generate-command.js';
@@ -21,5 +22,6 @@ registerFlopsCommand(program);
 registerShowCommand(program);
 registerCacheCommand(program);
 registerSynthCommand(program);
+registerConvertCommand(program);
 
 program.parseAsync(process.argv).catch(reportError);

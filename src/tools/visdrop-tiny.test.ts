@@ -12,6 +12,7 @@ import { StreamDecoder } from '../text/stream-decoder.js';
 import { loadTokenizer, type TextTokenizer } from '../text/tokenizer.js';
 import { SYNTH_IMAGE_TOKEN_ID, SYNTH_UNK_ID } from './synth-tokenizer.js';
 import { INITIALIZER_RANGE, writeVisdropTinyInit } from './visdrop-tiny.js';
+import { convertCheckpoint } from './convert-checkpoint.js';
 import { writeSynthDataset, type LlavaSample } from '../synth/dataset.js';
 
 const PROMPT =
@@ -89,6 +90,32 @@ describe('visdrop-tiny initial checkpoint', () => {
       assert.ok(tokens >= 1);
     } finally {
       await model.release();
+    }
+  });
+
+  test('convert writes the weights in F16 beside the model files, loadable, values rounded to F16', () => {
+    const out = mkdtempSync(join(tmpdir(), 'visdrop-tiny-f16-'));
+    try {
+      const bytes = convertCheckpoint({ modelDir: dir, outDir: out, dtype: 'F16' });
+      const [source, converted] = [openCheckpoint(dir), openCheckpoint(out)];
+      assert.deepEqual(converted.names(), source.names());
+      let parameters = 0;
+      for (const name of source.names()) {
+        assert.equal(converted.info(name).dtype, 'F16');
+        const [a, b] = [source.float32(name), converted.float32(name)];
+        parameters += a.length;
+        // F16 keeps 11 significant bits: relative error <= 2^-11 above its normal range (6.1e-5).
+        a.forEach((v, i) => assert.ok(Math.abs(b[i]! - v) <= Math.max(Math.abs(v) * 2 ** -11, 2 ** -24), `${name}[${i}]`));
+      }
+      assert.equal(bytes, parameters * 2);
+      for (const file of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'preprocessor_config.json', 'generation_config.json']) {
+        assert.equal(readFileSync(join(out, file), 'utf8'), readFileSync(join(dir, file), 'utf8'), file);
+      }
+      const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+      assert.equal(config.torch_dtype, 'float16');
+      assert.throws(() => convertCheckpoint({ modelDir: dir, outDir: dir, dtype: 'F16' }), /--out/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
     }
   });
 });

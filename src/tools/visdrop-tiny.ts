@@ -7,7 +7,8 @@
 // Shape: a 192-pixel image in 16-pixel patches (12 x 12 = 144 image tokens, a grid on which
 // MustDrop's 3x3 windows and token budgets mean something); CLIP 192 wide, 5 layers of which the
 // first 4 feed the projector (vision_feature_layer -2, as LLaVA-1.5); a 2-layer GELU projector; a
-// LLaMA decoder 256 wide, 6 layers, 4 heads. About 7.8 M parameters, 15.6 MB in F16.
+// LLaMA decoder 256 wide, 8 layers (so PyramidDrop's quarter, half and three quarters of the depth
+// are layers 2, 4, 6), 4 heads, MLP 512. 7.9 M parameters, 15.8 MB in F16.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { normalizeLlavaConfig, type LlavaArch } from '../config/llava.js';
@@ -30,9 +31,9 @@ export const VISDROP_TINY_SHAPE = {
   visionLayers: 5,
   visionHeads: 4,
   textHidden: 256,
-  textLayers: 6,
+  textLayers: 8,
   textHeads: 4,
-  textIntermediate: 768,
+  textIntermediate: 512,
 } as const;
 
 /** config.json of visdrop-tiny, as llava-hf writes a LlavaForConditionalGeneration config. */
