@@ -61,6 +61,11 @@ export class OptionError extends VisdropError {
   readonly code = 'E_OPTION';
 }
 
+/** Training data cannot be used: a malformed dataset file, a bad sample, a missing image. */
+export class DataError extends VisdropError {
+  readonly code = 'E_DATA';
+}
+
 /** A graph was built or fed inconsistently: a bug in visdrop rather than in the user's input. */
 export class GraphError extends VisdropError {
   readonly code = 'E_GRAPH';

@@ -9,6 +9,7 @@ export {
   PromptError,
   OptionError,
   GraphError,
+  DataError,
   type ErrorDetails,
 } from './errors.js';
 export { loadLlavaConfig, normalizeLlavaConfig, type LlavaArch, type TextArch, type VisionArch } from './config/llava.js';
@@ -39,3 +40,16 @@ export { pyramidDrop, pyramidDropKept, type PyramidDropOptions } from './reduce/
 export type { ReductionRecord, ReductionStage } from './generate/prefill.js';
 export { WEIGHT_FORMATS, Q4_BLOCK_SIZES, type WeightFormat } from './quant/format.js';
 export { STRATEGY_NAMES, strategyNames, reducerFromFlags, type ReduceFlags, type StrategyName } from './reduce/registry.js';
+export { pyramidDropTraining, lastInstructionTokens, type TrainingReducer } from './reduce/pyramid-drop-train.js';
+export {
+  TrainingRuntime,
+  type TrainingBatch,
+  type TrainableParts,
+  type ParameterMap,
+  type ParameterTensor,
+  type BoundaryHook,
+  type TrainingBoundary,
+  type LossAndGradients,
+} from './runtime/training-runtime.js';
+export { train, type TrainEvent, type LossRuntime, type RuntimeFactory } from './train/train.js';
+export { STAGES, TRAINABLE_PARTS, type Stage, type TrainablePart, type TrainOptions } from './train/options.js';

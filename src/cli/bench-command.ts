@@ -6,6 +6,8 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { PRESETS } from '../config/presets.js';
 import { runBench, type BenchProgress } from '../bench/run-bench.js';
+import { wholeNumber } from '../bench/options.js';
+import { formatTrainBenchTable, runTrainBench } from '../bench/train-bench.js';
 import { benchJson, formatBenchTable } from '../bench/table.js';
 import { OptionError } from '../errors.js';
 import { resolveModelDir } from '../generate/default-model.js';
@@ -24,6 +26,9 @@ interface BenchFlags extends ReduceFlags {
   decodeTokens?: string;
   imageSize?: string;
   profile?: boolean;
+  train?: boolean;
+  textTokens?: string;
+  threads?: string;
   json?: boolean;
 }
 
@@ -50,18 +55,40 @@ export function registerBenchCommand(program: Command): void {
     .option('--mustdrop-budgets <list>', 'MustDrop: one row per budget, each with its shipped thresholds (default 192,128,64)')
     .option('--image-size <WxH>', 'LLaVA-NeXT presets: the anyres image, WIDTHxHEIGHT (default 672x672: 2928 image tokens)')
     .option('--profile', 'break each prefill into its parts, and time one layer’s attention per kernel at two lengths')
+    .option('--train', 'time one training step (forward + backward + AdamW) per strategy, none and pdrop, on the preset (default llava-1.5-7b) cut to --layers (default 2)')
+    .option('--text-tokens <n>', 'with --train: text tokens around the 576 image tokens (default 60)')
+    .option('--threads <n>', 'with --train: threads per operator')
     .option('--json', 'print one JSON object instead of the table');
   // Layer lists not given are scaled to a cut decoder (see the table's header).
   addReduceFlags(command, true).action(runCommand(benchAction));
 }
 
 async function benchAction(flags: BenchFlags): Promise<void> {
-  const { json, preset, weights, ...options } = flags;
-  if (preset !== undefined && flags.model !== undefined) {
+  const { json, preset, model: modelFlag, weights, train, textTokens, threads, ...options } = flags;
+  if (train) {
+    if (modelFlag !== undefined) throw new OptionError({ subject: '--train', expected: 'a --preset (random weights), not --model', found: modelFlag });
+    const { layers, runs, mustdropBudgets, decodeTokens, imageSize, profile, ...reduceFlags } = options;
+    const inferenceOnly = Object.entries({ '--mustdrop-budgets': mustdropBudgets, '--decode-tokens': decodeTokens, '--image-size': imageSize, '--profile': profile }).filter(([, v]) => v !== undefined);
+    if (inferenceOnly.length > 0) {
+      throw new OptionError({ subject: '--train', expected: 'no inference-only flag', found: inferenceOnly.map(([k]) => k).join(', ') });
+    }
+    const result = await runTrainBench({
+      ...reduceFlags,
+      ...(preset !== undefined ? { preset } : {}),
+      ...(layers !== undefined ? { layers: wholeNumber('--layers', layers, 2, 1) } : {}),
+      ...(runs !== undefined ? { runs: wholeNumber('--runs', runs, 2, 1) } : {}),
+      ...(textTokens !== undefined ? { textTokens: wholeNumber('--text-tokens', textTokens, 60, 1) } : {}),
+      ...(threads !== undefined ? { threads: wholeNumber('--threads', threads, 0, 1) } : {}),
+      onProgress: (message) => process.stderr.write(`bench: ${message}\n`),
+    });
+    process.stdout.write(json ? `${JSON.stringify(result)}\n` : formatTrainBenchTable(result));
+    return;
+  }
+  if (preset !== undefined && modelFlag !== undefined) {
     throw new OptionError({ subject: '--preset / --model', expected: 'at most one of them', found: 'both' });
   }
   // Neither: the bundled default model.
-  const model = preset === undefined ? resolveModelDir(flags.model) : undefined;
+  const model = preset === undefined ? resolveModelDir(modelFlag) : undefined;
   if (model !== undefined) {
     const presetOnly = (['layers', 'imageSize', 'profile'] as const).filter((key) => options[key] !== undefined);
     if (presetOnly.length > 0) {

@@ -1,4 +1,4 @@
-// The `visdrop` commands: generate, demo, make-tiny, bench, flops, show, cache, synth, convert.
+// The `visdrop` commands: generate, demo, make-tiny, bench, flops, show, cache, train, synth, convert.
 import { Command } from 'commander';
 import { registerBenchCommand } from './bench-command.js';
 import { registerCacheCommand } from './cache-command.js';
@@ -10,6 +10,7 @@ import { registerMakeTinyCommand } from './make-tiny-command.js';
 import { reportError } from './run-command.js';
 import { registerShowCommand } from './show-command.js';
 import { registerSynthCommand } from './synth-command.js';
+import { registerTrainCommand } from './train-command.js';
 
 const program = new Command('visdrop')
   .description('Run LLaVA-style vision-language models on Node.js, fast, by dropping redundant visual tokens')
@@ -21,6 +22,7 @@ registerBenchCommand(program);
 registerFlopsCommand(program);
 registerShowCommand(program);
 registerCacheCommand(program);
+registerTrainCommand(program);
 registerSynthCommand(program);
 registerConvertCommand(program);
 

@@ -7,11 +7,12 @@ import { GraphError } from '../errors.js';
 const { onnx } = onnxProto;
 
 /** Element types the engine's graphs use, named as onnxruntime-node's tensors name them. */
-export type ElementType = 'float32' | 'int64' | 'bool' | 'int8' | 'uint8';
+export type ElementType = 'float32' | 'float64' | 'int64' | 'bool' | 'int8' | 'uint8';
 
 /** The typed array that holds an initialiser of each element type (bool as one byte per value). */
 export interface ElementArrays {
   float32: Float32Array;
+  float64: Float64Array;
   int64: BigInt64Array;
   bool: Uint8Array;
   int8: Int8Array;
@@ -20,6 +21,7 @@ export interface ElementArrays {
 
 const TENSOR_TYPE: Record<ElementType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
+  float64: onnx.TensorProto.DataType.DOUBLE,
   int64: onnx.TensorProto.DataType.INT64,
   bool: onnx.TensorProto.DataType.BOOL,
   int8: onnx.TensorProto.DataType.INT8,
@@ -40,6 +42,22 @@ export interface Value {
 
 export type AttributeValue = number | readonly number[] | string | { readonly float: number };
 
+/** A node as model code added it, readable back (the gradient builder walks these, src/onnx/grad/). */
+export interface NodeRecord {
+  readonly opType: string;
+  readonly domain: OpDomain;
+  readonly inputs: readonly string[]; // '' for an optional input left out
+  readonly outputs: readonly string[];
+  readonly attributes: Readonly<Record<string, AttributeValue>>;
+}
+
+/** A constant or initialiser's element type and shape, with its values when it is a small constant. */
+export interface ConstantRecord {
+  readonly elementType: ElementType;
+  readonly shape: readonly number[];
+  readonly values?: readonly number[];
+}
+
 export interface GraphInput extends Value {
   readonly elementType: ElementType;
   readonly shape: readonly Dim[];
@@ -51,6 +69,8 @@ const IR_VERSION = 8;
 
 export class GraphBuilder {
   private readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
+  private readonly records: NodeRecord[] = [];
+  private readonly constantRecords = new Map<string, ConstantRecord>();
   private readonly initializers: InstanceType<typeof onnx.TensorProto>[] = [];
   private readonly inputs: GraphInput[] = [];
   private readonly outputs: GraphInput[] = [];
@@ -103,6 +123,7 @@ export class GraphBuilder {
       rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
     });
     this.initializers.push(tensor);
+    this.constantRecords.set(tensor.name, { elementType, shape: [...shape] });
     this.weightBytes += data.byteLength;
     return { name: tensor.name };
   }
@@ -147,6 +168,7 @@ export class GraphBuilder {
     const outputs = Array.from({ length: outputCount }, (_, i) => ({
       name: this.claim(outputNames?.[i] ?? (outputCount === 1 ? base : `${base}:${i}`)),
     }));
+    this.records.push({ opType, domain, inputs: inputs.map((v) => v?.name ?? ''), outputs: outputs.map((v) => v.name), attributes: { ...attributes } });
     this.nodes.push(
       onnx.NodeProto.create({
         name: base,
@@ -163,6 +185,16 @@ export class GraphBuilder {
   /** Bytes of weights (every element type) held by this graph (for memory reports). */
   get initializerBytes(): number {
     return this.weightBytes;
+  }
+
+  /** Every node so far, in the order added (a topological order). */
+  get nodeList(): readonly NodeRecord[] {
+    return this.records;
+  }
+
+  /** The constant or initialiser called `name`, or undefined for any other value. */
+  constantRecord(name: string): ConstantRecord | undefined {
+    return this.constantRecords.get(name);
   }
 
   get inputList(): readonly GraphInput[] {
@@ -205,6 +237,7 @@ export class GraphBuilder {
           : Uint8Array.from(values);
     const name = this.claim(`const_${this.constants.size}`);
     this.initializers.push(onnx.TensorProto.create({ name, dims: [...shape], dataType: TENSOR_TYPE[elementType], rawData: raw }));
+    this.constantRecords.set(name, { elementType, shape: [...shape], values: [...values] });
     const value = { name };
     this.constants.set(key, value);
     return value;

@@ -33,25 +33,34 @@ export function pyramidDropKept(imageTokens: number, ratio: number): number {
   return Math.floor(imageTokens * ratio);
 }
 
-export function pyramidDrop(options: PyramidDropOptions = {}): TokenReducer {
+/** The layer counts and the kept ratio after each, from validated options (lambda 0.5 by default). */
+export function pyramidDropStages(options: PyramidDropOptions = {}): { layers: number[]; ratios: number[] } {
   const parsed = parseOptions('pdrop', pyramidDropOptionsSchema, options);
-  const layers = parsed.layers;
   const lambda = parsed.lambda ?? 0.5;
-  const ratios = parsed.ratios ?? layers.map((_, i) => lambda ** (i + 1));
+  return { layers: parsed.layers, ratios: parsed.ratios ?? parsed.layers.map((_, i) => lambda ** (i + 1)) };
+}
+
+/** Throws OptionError unless every layer count leaves a next layer to score with. */
+export function checkPyramidDropLayers(layers: readonly number[], numLayers: number): void {
+  const last = layers.at(-1)!;
+  if (last >= numLayers) {
+    throw new OptionError({
+      subject: 'pdrop layers',
+      expected: `layer counts below the decoder's ${numLayers} layers (the next layer scores the tokens)`,
+      found: `[${layers.join(', ')}]`,
+    });
+  }
+}
+
+export function pyramidDrop(options: PyramidDropOptions = {}): TokenReducer {
+  const { layers, ratios } = pyramidDropStages(options);
   return {
     name: 'pdrop',
     options: { layers, ratios },
     positionPolicy: 'reindex',
     boundaries: layers,
     checkModel(numLayers) {
-      const last = layers.at(-1)!;
-      if (last >= numLayers) {
-        throw new OptionError({
-          subject: 'pdrop layers',
-          expected: `layer counts below the decoder's ${numLayers} layers (the next layer scores the tokens)`,
-          found: `[${layers.join(', ')}]`,
-        });
-      }
+      checkPyramidDropLayers(layers, numLayers);
     },
     plannedImageTokensPerLayer(imageTokens, numLayers) {
       return Array.from({ length: numLayers }, (_, layer) => {

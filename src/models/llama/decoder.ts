@@ -26,13 +26,13 @@ export function ropeInverseFrequencies(t: TextArch): number[] {
   });
 }
 
-function rmsNorm(op: Ops, g: GraphBuilder, x: Value, weight: Value, eps: number): Value {
+export function rmsNorm(op: Ops, g: GraphBuilder, x: Value, weight: Value, eps: number): Value {
   const meanSquare = op.reduceMean(op.mul(x, x), [-1]); // [T,1]
   return op.mul(op.div(x, op.sqrt(op.add(meanSquare, g.constFloat(eps)))), weight);
 }
 
 /** x [T,n,Hd] rotated by the angles of `positions`; cos and sin are [T,1,Hd/2]. */
-function rotate(op: Ops, x: Value, cos: Value, sin: Value, headDim: number): Value {
+export function rotate(op: Ops, x: Value, cos: Value, sin: Value, headDim: number): Value {
   const [x1, x2] = op.split(x, [headDim / 2, headDim / 2], -1) as [Value, Value];
   return op.concat([op.sub(op.mul(x1, cos), op.mul(x2, sin)), op.add(op.mul(x2, cos), op.mul(x1, sin))], -1);
 }

@@ -37,7 +37,7 @@ export function referenceVision(
 }
 
 // [class_embedding; conv patches in raster order] + position_embedding: [numPatches+1, Dv].
-function embeddings(arch: LlavaArch, w: WeightLookup, pixelValues: Float32Array): Float64Array {
+export function embeddings(arch: LlavaArch, w: WeightLookup, pixelValues: Float32Array): Float64Array {
   const { hiddenSize: dim, imageSize: size, patchSize: p, gridSize, numPatches } = arch.vision;
   if (pixelValues.length !== 3 * size * size) {
     throw new ImageError({
@@ -73,7 +73,7 @@ function embeddings(arch: LlavaArch, w: WeightLookup, pixelValues: Float32Array)
 }
 
 // h + out_proj(attn(ln1(h))), then h + fc2(act(fc1(ln2(h)))).
-function encoderLayer(arch: LlavaArch, w: WeightLookup, prefix: string, h: Float64Array): Float64Array {
+export function encoderLayer(arch: LlavaArch, w: WeightLookup, prefix: string, h: Float64Array): Float64Array {
   const v = arch.vision;
   const tokens = v.numPatches + 1;
   const dim = v.hiddenSize;

@@ -60,7 +60,7 @@ export function referenceDecoder(
 
 // h + o_proj(attn(rope(q), rope(k), v)) of input_layernorm(h), then h + down(silu(gate(x)) * up(x))
 // of post_attention_layernorm(h).
-function decoderLayer(
+export function decoderLayer(
   arch: LlavaArch,
   w: WeightLookup,
   prefix: string,
