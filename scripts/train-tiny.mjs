@@ -8,7 +8,7 @@
 //   npm run train:tiny -- --pdrop           # fine-tuning with PyramidDrop (lambda 0.5 at 1/4, 1/2, 3/4 of the depth)
 //   node scripts/train-tiny.mjs --work DIR --out DIR --seed S [--pdrop] [--dry-run]
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -24,8 +24,8 @@ const RECIPE = {
   scenes: 3000,
   batchSize: 8,
   gradAccum: 1,
-  pretrain: { maxSteps: 300, lr: 1e-3, warmupRatio: 0.03 },
-  finetune: { maxSteps: 600, lr: 5e-4, warmupRatio: 0.03 },
+  pretrain: { maxSteps: 150, lr: 1e-3, warmupRatio: 0.03 },
+  finetune: { maxSteps: 350, lr: 5e-4, warmupRatio: 0.03 },
   saveEvery: 50,
   pdropLambda: 0.5,
 };
@@ -69,9 +69,9 @@ function step(title, done, args) {
   }
 }
 
-/** --resume only when a run was started in `dir`, so a fresh run and a resumed one use the same command. */
+/** --resume only when `dir` holds a saved checkpoint (checkpoint-N), so a fresh run and a resumed one use the same command. */
 function resumeFlag(dir) {
-  return existsSync(dir) ? ['--resume'] : [];
+  return existsSync(dir) && readdirSync(dir).some((name) => /^checkpoint-\d+$/.test(name)) ? ['--resume'] : [];
 }
 
 function trainArgs(stage, model, dataFile, outDir, settings) {

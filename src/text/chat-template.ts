@@ -21,7 +21,7 @@ export const LLAVA_15_CHAT_TEMPLATE =
 
 /** The system prompt of LLaVA's `vicuna_v1` conversation template (llava/conversation.py). */
 export const VICUNA_V1_SYSTEM_PROMPT =
-  "A chat between a curious human and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the human's questions.";
+  "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the user's questions.";
 
 /**
  * LLaVA-1.5's own prompt, `conv_vicuna_v1` as its training and evaluation code build it:

@@ -16,7 +16,7 @@ import { convertCheckpoint } from './convert-checkpoint.js';
 import { writeSynthDataset, type LlavaSample } from '../synth/dataset.js';
 
 const PROMPT =
-  "A chat between a curious human and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the human's questions. " +
+  "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the user's questions. " +
   'USER: <image>\nWhat color is the zebra? ASSISTANT: A plain picture with a small red star, and a label.';
 /** Hugging Face tokenizers 0.22.2 (Rust, from Python) on the same tokenizer.json and PROMPT. */
 const HF_IDS = [
