@@ -24,8 +24,14 @@ export type { GenerationEvent, GenerationTimings, PrefillTimings, StopReason } f
 export { generate, expandImageMarker, type GenerationInput, type GenerationSettings } from './generate/loop.js';
 export { encodeImage, type PixelValues, type AnyresPixelValues } from './generate/vision.js';
 export { readPixelValues, writePixelValues } from './generate/pixel-values-file.js';
+export { defaultModelDir, resolveModelDir } from './generate/default-model.js';
 export { createSampler, argmax, type SamplingOptions } from './generate/sampling.js';
 export { makeTinyCheckpoint, TINY_SHAPE, type TinyShape, type MakeTinyOptions } from './tools/make-tiny.js';
+export { writeVisdropTinyInit, visdropTinyConfigJson, VISDROP_TINY_PRESET, VISDROP_TINY_SHAPE, type InitialCheckpointOptions } from './tools/visdrop-tiny.js';
+export { writeSynthTokenizer } from './tools/synth-tokenizer.js';
+export { convertCheckpoint, type ConvertOptions } from './tools/convert-checkpoint.js';
+export { writeSynthDataset, SYNTH_GENERATOR_VERSION, type SynthOptions, type SynthMeta, type LlavaSample, type TestQuestion } from './synth/dataset.js';
+export { FAMILIES, SHORT_ANSWER_SUFFIX, type Family } from './synth/questions.js';
 export { withVisionStage, type TokenReducer, type BoundaryContext, type KeepPlan, type PositionPolicy, type PrefillSequence, type VisionStage, type VisionMergePlan } from './reduce/types.js';
 export { mustDrop, MUSTDROP_BUDGETS, type MustDropOptions } from './reduce/must-drop.js';
 export type { VisionRecord } from './generate/vision.js';

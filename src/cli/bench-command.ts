@@ -10,6 +10,7 @@ import { wholeNumber } from '../bench/options.js';
 import { formatTrainBenchTable, runTrainBench } from '../bench/train-bench.js';
 import { benchJson, formatBenchTable } from '../bench/table.js';
 import { OptionError } from '../errors.js';
+import { resolveModelDir } from '../generate/default-model.js';
 import { benchFormatsAction } from './bench-formats.js';
 import { addReduceFlags } from './reduce-flags.js';
 import { type ReduceFlags } from '../reduce/registry.js';
@@ -45,7 +46,7 @@ export function registerBenchCommand(program: Command): void {
         'without token reduction and with each strategy --reduce lists: prefill speedup measured and predicted by FLOPs',
     )
     .option('--preset <name>', `model shapes on random weights: ${Object.keys(PRESETS).join(', ')}`)
-    .option('--model <dir>', 'instead of a preset: a llava-hf checkpoint, loaded from disk per weight format (first and cached load, peak RSS)')
+    .option('--model <dir>', 'instead of a preset: a llava-hf checkpoint, loaded from disk per weight format (first and cached load, peak RSS); with neither, the bundled visdrop-tiny')
     .option('--weights <list>', 'with --model: weight formats, each in its own process (default q8,q4)')
     // Counts arrive as text and are validated together, since --layers' range depends on the preset.
     .option('--layers <n>', 'decoder layers to build (default: all), so a large preset fits in memory')
@@ -63,9 +64,9 @@ export function registerBenchCommand(program: Command): void {
 }
 
 async function benchAction(flags: BenchFlags): Promise<void> {
-  const { json, preset, model, weights, train, textTokens, threads, ...options } = flags;
+  const { json, preset, model: modelFlag, weights, train, textTokens, threads, ...options } = flags;
   if (train) {
-    if (model !== undefined) throw new OptionError({ subject: '--train', expected: 'a --preset (random weights), not --model', found: model });
+    if (modelFlag !== undefined) throw new OptionError({ subject: '--train', expected: 'a --preset (random weights), not --model', found: modelFlag });
     const { layers, runs, mustdropBudgets, decodeTokens, imageSize, profile, ...reduceFlags } = options;
     const inferenceOnly = Object.entries({ '--mustdrop-budgets': mustdropBudgets, '--decode-tokens': decodeTokens, '--image-size': imageSize, '--profile': profile }).filter(([, v]) => v !== undefined);
     if (inferenceOnly.length > 0) {
@@ -83,9 +84,11 @@ async function benchAction(flags: BenchFlags): Promise<void> {
     process.stdout.write(json ? `${JSON.stringify(result)}\n` : formatTrainBenchTable(result));
     return;
   }
-  if ((preset === undefined) === (model === undefined)) {
-    throw new OptionError({ subject: '--preset / --model', expected: 'exactly one of them', found: preset === undefined ? 'neither' : 'both' });
+  if (preset !== undefined && modelFlag !== undefined) {
+    throw new OptionError({ subject: '--preset / --model', expected: 'at most one of them', found: 'both' });
   }
+  // Neither: the bundled default model.
+  const model = preset === undefined ? resolveModelDir(modelFlag) : undefined;
   if (model !== undefined) {
     const presetOnly = (['layers', 'imageSize', 'profile'] as const).filter((key) => options[key] !== undefined);
     if (presetOnly.length > 0) {

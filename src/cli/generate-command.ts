@@ -4,6 +4,7 @@ import { Option, type Command } from 'commander';
 import {
   loadModel,
   OptionError,
+  resolveModelDir,
   readPixelValues,
   writeSafetensors,
   type GenerateRequest,
@@ -20,7 +21,7 @@ import { runCommand } from './run-command.js';
 import { WEIGHT_FORMATS, type WeightFormat } from '../quant/format.js';
 
 interface GenerateFlags extends ReduceFlags {
-  model: string;
+  model?: string;
   image?: string;
   pixelValues?: string;
   prompt?: string;
@@ -46,7 +47,7 @@ export function registerGenerateCommand(program: Command): void {
   const command = program
     .command('generate')
     .description('answer a prompt about an image with a llava-hf checkpoint')
-    .requiredOption('--model <dir>', 'llava-hf checkpoint directory')
+    .option('--model <dir>', 'llava-hf checkpoint directory (default: the bundled visdrop-tiny)')
     .option('--image <file>', 'image file (JPEG, PNG, WebP, ...)')
     .option('--pixel-values <file>', 'safetensors file with pixel_values [1,3,H,W] F32 (LLaVA-NeXT: [1,crops,3,H,W] and image_sizes), instead of --image')
     .option('--prompt <text>', 'question, rendered with the chat template')
@@ -88,7 +89,7 @@ async function generateAction(flags: GenerateFlags): Promise<void> {
   if (names.length !== 1) throw new OptionError({ subject: '--reduce', expected: 'one strategy', found: flags.reduce ?? '' });
   const reduce = reducerFromFlags(names[0]!, flags);
   const progress = loadProgressBar(!flags.json);
-  const model = await loadModel(flags.model, {
+  const model = await loadModel(resolveModelDir(flags.model), {
     ...(flags.threads ? { threads: flags.threads } : {}),
     weights: flags.weights,
     ...(flags.padToSquare ? { padToSquare: true } : {}),

@@ -1,13 +1,15 @@
-// The `visdrop` commands: generate, demo, make-tiny, bench, flops, show, cache, train.
+// The `visdrop` commands: generate, demo, make-tiny, bench, flops, show, cache, train, synth, convert.
 import { Command } from 'commander';
 import { registerBenchCommand } from './bench-command.js';
 import { registerCacheCommand } from './cache-command.js';
+import { registerConvertCommand } from './convert-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerFlopsCommand } from './flops-command.js';
 import { registerGenerateCommand } from './generate-command.js';
 import { registerMakeTinyCommand } from './make-tiny-command.js';
 import { reportError } from './run-command.js';
 import { registerShowCommand } from './show-command.js';
+import { registerSynthCommand } from './synth-command.js';
 import { registerTrainCommand } from './train-command.js';
 
 const program = new Command('visdrop')
@@ -21,5 +23,7 @@ registerFlopsCommand(program);
 registerShowCommand(program);
 registerCacheCommand(program);
 registerTrainCommand(program);
+registerSynthCommand(program);
+registerConvertCommand(program);
 
 program.parseAsync(process.argv).catch(reportError);

@@ -6,7 +6,7 @@
 import { accessSync, constants, writeFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { GraphError, ImageError, loadModel, OptionError, type AnyresPixelValues, type LlavaModel, type PixelValues, type ReductionRecord, type TokenReducer } from '../index.js';
+import { GraphError, ImageError, loadModel, OptionError, resolveModelDir, type AnyresPixelValues, type LlavaModel, type PixelValues, type ReductionRecord, type TokenReducer } from '../index.js';
 import { drawStages, type PanelImage } from '../show/draw-stages.js';
 import { NEXT_PADDING_LABEL, nextPicture } from '../show/next-picture.js';
 import { nextImageTokens, nextTokenLayout } from '../show/next-tokens.js';
@@ -19,7 +19,7 @@ import { parseWholeNumber } from './options.js';
 import { runCommand } from './run-command.js';
 
 interface ShowFlags extends ReduceFlags {
-  model: string;
+  model?: string;
   image: string;
   prompt: string;
   out: string;
@@ -31,7 +31,7 @@ export function registerShowCommand(program: Command): void {
   const command = program
     .command('show')
     .description("draw the image patches a reduction strategy keeps at each stage, over the model's preprocessed crop (LLaVA-NeXT: its base image and tiles)")
-    .requiredOption('--model <dir>', 'llava-hf checkpoint directory')
+    .option('--model <dir>', 'llava-hf checkpoint directory (default: the bundled visdrop-tiny)')
     .requiredOption('--image <file>', 'image file (JPEG, PNG, WebP, ...)')
     .requiredOption('--prompt <text>', 'question the strategy ranks image tokens for')
     .requiredOption('--out <file.png>', 'PNG file to write')
@@ -119,7 +119,7 @@ async function showAction(flags: ShowFlags): Promise<void> {
   const reduce = reducerFromFlags(names[0]!, flags);
   checkPaths(flags.image, flags.out);
   const progress = loadProgressBar(true);
-  const model = await loadModel(flags.model, {
+  const model = await loadModel(resolveModelDir(flags.model), {
     ...(flags.threads ? { threads: flags.threads } : {}),
     ...(flags.padToSquare ? { padToSquare: true } : {}),
     ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),

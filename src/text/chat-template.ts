@@ -19,6 +19,27 @@ export const LLAVA_15_CHAT_TEMPLATE =
   "{% else %}{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{% generation %}{{ content['text'] + ' '}}{% endgeneration %}{% endfor %}{% endif %}" +
   "{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}";
 
+/** The system prompt of LLaVA's `vicuna_v1` conversation template (llava/conversation.py). */
+export const VICUNA_V1_SYSTEM_PROMPT =
+  "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the user's questions.";
+
+/**
+ * LLaVA-1.5's own prompt, `conv_vicuna_v1` as its training and evaluation code build it:
+ * "{system} USER: <image>\n{question} ASSISTANT: {answer}</s>USER: ..." (sep " ", sep2 "</s>"). A
+ * leading system message replaces the default system prompt. For checkpoints trained with LLaVA's
+ * code rather than llava-hf's processor (whose template has no system prompt).
+ */
+export const VICUNA_V1_CHAT_TEMPLATE =
+  "{% if messages[0]['role'] == 'system' %}{{ messages[0]['content'][0]['text'] + ' ' }}{% else %}{{ '" +
+  VICUNA_V1_SYSTEM_PROMPT.replace("'", "\\'") +
+  " ' }}{% endif %}" +
+  "{% for message in messages %}{% if message['role'] == 'user' %}{{ 'USER: ' }}" +
+  "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\n' }}{% endfor %}" +
+  "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] }}{% endfor %}{{ ' ' }}" +
+  "{% elif message['role'] == 'assistant' %}{{ 'ASSISTANT: ' }}" +
+  "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] }}{% endfor %}{{ eos_token }}" +
+  "{% endif %}{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}";
+
 export const BUILT_IN_TEMPLATE_SOURCE = 'built-in LLaVA-1.5 chat template';
 
 export type ChatContent = { readonly type: 'image' } | { readonly type: 'text'; readonly text: string };

@@ -15,6 +15,8 @@ export {
   compileChatTemplate,
   userTurn,
   LLAVA_15_CHAT_TEMPLATE,
+  VICUNA_V1_CHAT_TEMPLATE,
+  VICUNA_V1_SYSTEM_PROMPT,
   BUILT_IN_TEMPLATE_SOURCE,
   type ChatTemplate,
   type ChatMessage,

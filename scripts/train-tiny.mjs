@@ -1,0 +1,116 @@
+// Retrains visdrop-tiny from scratch, seeded: synthetic data -> initial checkpoint -> LLaVA's
+// pre-training stage on the descriptions -> fine-tuning on the questions -> F16 into
+// assets/visdrop-tiny/. Each step is a `visdrop` command, printed before it runs, so this file is
+// the recipe. A step whose output is complete is skipped, and training steps resume, so an
+// interrupted run continues where it stopped.
+//
+//   npm run train:tiny                      # the shipped model
+//   npm run train:tiny -- --pdrop           # fine-tuning with PyramidDrop (lambda 0.5 at 1/4, 1/2, 3/4 of the depth)
+//   node scripts/train-tiny.mjs --work DIR --out DIR --seed S [--pdrop] [--dry-run]
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+
+/**
+ * The recipe's sizes, chosen so the whole run fits well within 60 minutes on 2 cores (README,
+ * "visdrop-tiny"; step times measured with `visdrop train` on this model).
+ */
+const RECIPE = {
+  scenes: 3000,
+  batchSize: 8,
+  gradAccum: 1,
+  pretrain: { maxSteps: 150, lr: 1e-3, warmupRatio: 0.03 },
+  finetune: { maxSteps: 350, lr: 5e-4, warmupRatio: 0.03 },
+  saveEvery: 50,
+  pdropLambda: 0.5,
+};
+
+const { values: flags } = parseArgs({
+  options: {
+    work: { type: 'string', default: join(ROOT, '.visdrop-cache', 'train-tiny') },
+    out: { type: 'string' },
+    seed: { type: 'string', default: '0' },
+    pdrop: { type: 'boolean', default: false },
+    'dry-run': { type: 'boolean', default: false },
+  },
+});
+const seed = flags.seed;
+const work = resolve(flags.work);
+// The PyramidDrop-trained model is a second model for comparison: it does not replace the shipped one.
+const out = resolve(flags.out ?? (flags.pdrop ? join(work, 'visdrop-tiny-pdrop') : join(ROOT, 'assets', 'visdrop-tiny')));
+const data = join(work, 'data');
+const init = join(work, 'init');
+const pretrained = join(work, 'pretrain');
+const finetuned = join(work, flags.pdrop ? 'finetune-pdrop' : 'finetune');
+
+const timings = [];
+
+/** Runs `visdrop ...args` (unless its output `done` exists), timing it; stops the recipe on failure. */
+function step(title, done, args) {
+  const command = ['node', CLI, ...args];
+  if (done !== undefined && existsSync(done)) {
+    process.stderr.write(`\n== ${title}: done already (${done})\n`);
+    return;
+  }
+  process.stderr.write(`\n== ${title}\n$ visdrop ${args.join(' ')}\n`);
+  if (flags['dry-run']) return;
+  const start = performance.now();
+  const result = spawnSync(process.execPath, command.slice(1), { stdio: 'inherit' });
+  const seconds = (performance.now() - start) / 1000;
+  timings.push([title, seconds]);
+  if (result.status !== 0) {
+    process.stderr.write(`train:tiny: "${title}" failed (exit ${result.status ?? result.signal}); rerun to resume\n`);
+    process.exit(1);
+  }
+}
+
+/** --resume only when `dir` holds a saved checkpoint (checkpoint-N), so a fresh run and a resumed one use the same command. */
+function resumeFlag(dir) {
+  return existsSync(dir) && readdirSync(dir).some((name) => /^checkpoint-\d+$/.test(name)) ? ['--resume'] : [];
+}
+
+function trainArgs(stage, model, dataFile, outDir, settings) {
+  return [
+    'train',
+    '--model', model,
+    '--data', dataFile,
+    '--images', join(data, 'images'),
+    '--out', outDir,
+    '--stage', stage,
+    // From scratch: there is no pretrained CLIP or LLaMA to freeze, so every part trains in both stages.
+    '--train', 'vision,projector,llm',
+    '--max-steps', String(settings.maxSteps),
+    '--batch-size', String(RECIPE.batchSize),
+    '--grad-accum', String(RECIPE.gradAccum),
+    '--lr', String(settings.lr),
+    '--warmup-ratio', String(settings.warmupRatio),
+    '--seed', seed,
+    '--save-every', String(RECIPE.saveEvery),
+    ...resumeFlag(outDir),
+  ];
+}
+
+/** PyramidDrop's stage ends at a quarter, half and three quarters of the decoder's depth (8, 16, 24 of LLaVA's 32). */
+function pdropLayers() {
+  const layers = flags['dry-run'] && !existsSync(join(init, 'config.json')) ? 8 : JSON.parse(readFileSync(join(init, 'config.json'), 'utf8')).text_config.num_hidden_layers;
+  return [1, 2, 3].map((q) => Math.round((q * layers) / 4)).join(',');
+}
+
+const total = performance.now();
+step('synthetic data', join(data, 'meta.json'), ['synth', '--out', data, '--count', String(RECIPE.scenes), '--seed', seed]);
+step('initial checkpoint', join(init, 'model.safetensors'), ['make-tiny', '--preset', 'visdrop-tiny', '--seed', seed, '--out', init]);
+step('pre-training on the descriptions', join(pretrained, 'model.safetensors'), trainArgs('pretrain', init, join(data, 'pretrain.json'), pretrained, RECIPE.pretrain));
+step('fine-tuning on the questions' + (flags.pdrop ? ' with PyramidDrop' : ''), join(finetuned, 'model.safetensors'), [
+  ...trainArgs('finetune', pretrained, join(data, 'train.json'), finetuned, RECIPE.finetune),
+  ...(flags.pdrop ? ['--reduce', 'pdrop', '--pdrop-layers', pdropLayers(), '--pdrop-lambda', String(RECIPE.pdropLambda)] : []),
+]);
+step('F16 model', undefined, ['convert', '--model', finetuned, '--out', out, '--dtype', 'F16']);
+
+process.stderr.write('\n');
+for (const [title, seconds] of timings) process.stderr.write(`${title.padEnd(48)} ${(seconds / 60).toFixed(1)} min\n`);
+process.stderr.write(`${'total'.padEnd(48)} ${((performance.now() - total) / 60000).toFixed(1)} min -> ${out}\n`);

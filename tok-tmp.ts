@@ -1,0 +1,11 @@
+import { writeSynthTokenizer } from './src/tools/synth-tokenizer.ts';
+import { loadTokenizer } from './src/text/tokenizer.ts';
+import { StreamDecoder } from './src/text/stream-decoder.ts';
+console.log(writeSynthTokenizer('/tmp/synth-tok'));
+const t = loadTokenizer('/tmp/synth-tok');
+const text = "A chat between a curious human and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the human's questions. USER: <image>\nWhat color is the zebra? ASSISTANT: A plain picture with a small red star, and a label.";
+const ids = t.encode(text); console.log(ids.join(' '));
+console.log(JSON.stringify(t.decode(ids)));
+console.log(JSON.stringify(t.decode(ids, {skipSpecialTokens:true})));
+const s = new StreamDecoder(t); let out=''; for (const id of ids.slice(40)) out += s.push(id); out += s.flush(); console.log(JSON.stringify(out));
+console.log(t.vocabSize, t.bosTokenId, t.eosTokenId, t.tokenId('<image>'));
