@@ -10,10 +10,12 @@ import type { TokenReducer } from '../reduce/types.js';
 import type { VisionRecord } from './vision.js';
 
 export interface ReductionStage {
-  /** Decoder layers run before this drop (FastV's K, a PyramidDrop layer-list entry). */
+  /** Decoder layers run before this drop (FastV's K, a PyramidDrop layer-list entry; 0: on the input embeddings). */
   readonly afterLayer: number;
   /** Image tokens kept, as indices into the image span the decoder first saw, ascending. */
   readonly keptImageTokens: readonly number[];
+  /** What the strategy found on the way, under its spec's names (DART's pivots, DivPrune's pick order). */
+  readonly detail?: Readonly<Record<string, unknown>>;
 }
 
 export interface ReductionRecord {
@@ -67,11 +69,15 @@ export async function prefill(
         numHeads,
         attention: ran.attentions.get(boundary - 1),
         scoresAtNextLayer: (queryRows) => runtime.attentionScores(boundary, current, queryRows),
+        keysBefore: () => cachedKeys(cache, boundary - 1),
+        finalNormWeight: runtime.finalNormWeight,
+        cosineDistances: (vectors, count) => runtime.cosineDistances(vectors, count),
+        anyres: runtime.arch.anyres !== null,
       });
       if (plan) {
         checkKeepPlan(plan, current.imageTokens.length, reducer.name);
         sequence = keepImageTokens(current, plan, D, reducer.positionPolicy);
-        stages.push({ afterLayer: boundary, keptImageTokens: sequence.imageTokens });
+        stages.push({ afterLayer: boundary, keptImageTokens: sequence.imageTokens, ...(plan.detail ? { detail: plan.detail } : {}) });
       }
     }
     from = boundary;
@@ -85,4 +91,17 @@ export async function prefill(
     lastHidden: sequence.hidden.slice((T - 1) * D, T * D),
     reduction: reducer ? { strategy: reducer.name, options: reducer.options, stages, imageTokensPerLayer } : null,
   };
+}
+
+/** The post-rotary keys [Hk, Hd, length] decoder layer `layer` has cached, without spare slots. */
+function cachedKeys(cache: KvCache, layer: number): { keysT: Float32Array; numKvHeads: number; headDim: number } {
+  if (layer < 0) throw new OptionError({ subject: 'keys of the layer before', expected: 'a boundary after at least one decoder layer', found: 'boundary 0' });
+  const kv = cache.layer(layer);
+  const { numKvHeads, headDim } = kv;
+  const { keysT } = kv.buffers();
+  const C = kv.capacity;
+  const T = kv.length;
+  const out = new Float32Array(numKvHeads * headDim * T);
+  for (let row = 0; row < numKvHeads * headDim; row++) out.set(keysT.subarray(row * C, row * C + T), row * T);
+  return { keysT: out, numKvHeads, headDim };
 }

@@ -51,6 +51,15 @@ export interface BoundaryContext {
   readonly attention: Float32Array | undefined;
   /** [H, R, T] probabilities of `rows` as decoder layer `layer` would compute them on `sequence`. */
   scoresAtNextLayer(rows: readonly number[]): Promise<Float32Array>;
+  // The prefill gives the four below; unit tests of strategies that do not use them leave them out.
+  /** Post-rotary keys [Hk, Hd, T] decoder layer `layer - 1` cached for `sequence` (DART's pivots); none at layer 0. */
+  keysBefore?(): { readonly keysT: Float32Array; readonly numKvHeads: number; readonly headDim: number };
+  /** The model's final RMSNorm weight [D] (DART compares states as that norm leaves them). */
+  readonly finalNormWeight?: Float32Array;
+  /** 1 - cosine similarity [R, R] between the rows of `vectors` [R, D], in float32 (DivPrune's distances). */
+  cosineDistances?(vectors: Float32Array, rows: number): Promise<Float32Array>;
+  /** LLaVA-NeXT (anyres packing), where some methods budget differently (DART). */
+  readonly anyres?: boolean;
 }
 
 export interface TokenReducer {
@@ -67,10 +76,16 @@ export interface TokenReducer {
   readonly decodePositions?: 'continue-cache' | 'cache-length';
   /** Throws OptionError when the options do not fit a decoder of `numLayers` layers. */
   checkModel(numLayers: number): void;
-  /** Boundaries (layers run before the drop) where `onBoundary` is called, ascending, in [1, numLayers). */
+  /**
+   * Boundaries (layers run before the drop) where `onBoundary` is called, ascending, in [0, numLayers);
+   * 0 is before the first layer, on the input embeddings (DivPrune).
+   */
   readonly boundaries: readonly number[];
-  /** Image tokens entering each decoder layer for `imageTokens` at the start; absent when the counts depend on the data. */
-  plannedImageTokensPerLayer?(imageTokens: number, numLayers: number): number[];
+  /**
+   * Image tokens entering each decoder layer for `imageTokens` at the start (`anyres`: on LLaVA-NeXT);
+   * absent when the counts depend on the data.
+   */
+  plannedImageTokensPerLayer?(imageTokens: number, numLayers: number, anyres?: boolean): number[];
   /** Query rows whose attention probabilities the strategy needs from the layer just before `boundary`. */
   attentionRowsBefore?(boundary: number, sequence: PrefillSequence): readonly number[] | undefined;
   onBoundary(context: BoundaryContext): Promise<KeepPlan | undefined>;

@@ -21,6 +21,8 @@ export type PositionPolicy = 'keep-original' | 'reindex';
 /** Image tokens to keep: indices into the current image span, ascending and unique. */
 export interface KeepPlan {
   readonly keep: readonly number[];
+  /** What the strategy found on the way (pivots, pick order), copied into the stage's record. */
+  readonly detail?: Readonly<Record<string, unknown>>;
 }
 
 export function checkKeepPlan(plan: KeepPlan, imageTokenCount: number, who: string): void {
