@@ -30,6 +30,8 @@ export { mustDrop, MUSTDROP_BUDGETS, type MustDropOptions } from './reduce/must-
 export type { VisionRecord } from './generate/vision.js';
 export { fastV, fastVKept, type FastVOptions } from './reduce/fastv.js';
 export { pyramidDrop, pyramidDropKept, type PyramidDropOptions } from './reduce/pyramid-drop.js';
+export { dart, dartKept, DART_DEFAULTS, type DartOptions } from './reduce/dart.js';
+export { divPrune, divPruneKept, DIVPRUNE_DEFAULT_RATIO, type DivPruneOptions } from './reduce/divprune.js';
 export type { ReductionRecord, ReductionStage } from './generate/prefill.js';
 export { WEIGHT_FORMATS, Q4_BLOCK_SIZES, type WeightFormat } from './quant/format.js';
 export { STRATEGY_NAMES, strategyNames, reducerFromFlags, type ReduceFlags, type StrategyName } from './reduce/registry.js';
