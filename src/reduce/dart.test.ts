@@ -110,8 +110,8 @@ describe('dart rules', () => {
   });
 
   it('is built from the flags, a ratio only with --dart-max-tokens none or without M', () => {
-    assert.deepEqual(reducerFromFlags('dart', {})!.options, { layer: 2, pivotImage: 4, pivotText: 4, maxTokens: 128, ratio: 0.778, nextBudget: 320 });
+    assert.deepEqual(reducerFromFlags('dart', {})!.options, { layer: 2, pivotImage: 4, pivotText: 4, maxTokens: 128, nextBudget: 320 });
     assert.equal(reducerFromFlags('dart', { dartMaxTokens: null, dartRatio: 0.5 })!.options.maxTokens, null);
-    assert.equal(reducerFromFlags('dart', { dartRatio: 0.5 })!.options.maxTokens, null);
+    assert.deepEqual(reducerFromFlags('dart', { dartRatio: 0.5 })!.options, { layer: 2, pivotImage: 4, pivotText: 4, maxTokens: null, ratio: 0.5, nextBudget: 320 });
   });
 });

@@ -135,7 +135,15 @@ export function dart(options: DartOptions = {}): TokenReducer {
   const K = settings.layer;
   return {
     name: 'dart',
-    options: { ...settings },
+    // The ratio only where it counts (without M); the NeXT budget always (it applies on LLaVA-NeXT).
+    options: {
+      layer: K,
+      pivotImage: settings.pivotImage,
+      pivotText: settings.pivotText,
+      maxTokens: settings.maxTokens,
+      ...(settings.maxTokens === null ? { ratio: settings.ratio } : {}),
+      nextBudget: settings.nextBudget,
+    },
     positionPolicy: 'keep-original',
     boundaries: [K],
     checkModel(numLayers) {

@@ -74,7 +74,7 @@ export function divPrune(options: DivPruneOptions = {}): TokenReducer {
   const settings = { ratio: o.ratio ?? DIVPRUNE_DEFAULT_RATIO, keep: o.keep ?? null };
   return {
     name: 'divprune',
-    options: { ...settings },
+    options: settings.keep !== null ? { keep: settings.keep } : { ratio: settings.ratio },
     positionPolicy: 'reindex',
     boundaries: [0],
     checkModel() {},

@@ -49,8 +49,9 @@ export function tokenPatches(reduction: ReductionRecord, grid: TokenGrid): (toke
   }
   const order = reduction.vision?.imageTokenOrder;
   const tokens = order ? grid.classTokens + order.length : grid.imageTokens;
-  // The record's own count of image tokens entering layer 0 must agree, or every index would be off.
-  const entering = reduction.imageTokensPerLayer[0];
+  // The record's own count of image tokens entering layer 0 must agree, or every index would be off
+  // (unless a stage before layer 0, DivPrune's, already cut them).
+  const entering = reduction.stages[0]?.afterLayer === 0 ? undefined : reduction.imageTokensPerLayer[0];
   if (entering !== undefined && entering !== tokens) {
     throw new GraphError({ subject: `${reduction.strategy} reduction record`, expected: `${tokens} image tokens entering layer 0`, found: String(entering) });
   }
@@ -66,6 +67,12 @@ export function tokenPatches(reduction: ReductionRecord, grid: TokenGrid): (toke
     const patch = token - grid.classTokens;
     return order ? order[patch]! : [patch];
   };
+}
+
+/** A stage's image pivots (DART's `detail.imagePivots`, original image-token indices), else none. */
+function imagePivots(detail: Readonly<Record<string, unknown>> | undefined): number[] {
+  const pivots = detail?.imagePivots;
+  return Array.isArray(pivots) ? pivots.filter((p): p is number => Number.isInteger(p)) : [];
 }
 
 /** `part` of `whole` in percent, one decimal, no trailing ".0". */
@@ -99,20 +106,25 @@ export function stagePanels(reduction: ReductionRecord, grid: TokenGrid): Panels
       caption: `vision: ${plural(windows, 'window')} merged (${grid.imageTokens} -> ${after}), ${plural(keys.length, 'key token')}`,
     });
   }
+  let pivotsShown = false;
   for (const stage of reduction.stages) {
     const kept = stage.keptImageTokens;
     const keptSet = new Set(kept);
     const keysKept = keys.filter((k) => keptSet.has(k));
-    const caption = `after ${plural(stage.afterLayer, 'layer')}: ${kept.length} kept (${percent(kept.length, grid.imageTokens)})`;
+    const pivots = imagePivots(stage.detail);
+    pivotsShown ||= pivots.length > 0;
+    const where = stage.afterLayer === 0 ? 'before the decoder' : `after ${plural(stage.afterLayer, 'layer')}`;
+    const caption = `${where}: ${kept.length} kept (${percent(kept.length, grid.imageTokens)})`;
     const details = grid.next ? [nextKeptCounts(kept, grid.next)] : vision && keys.length > 0 ? [`${keysKept.length} of ${plural(keys.length, 'key token')}`] : [];
     panels.push({
       keptPatches: kept.flatMap(patchesOf),
       outlined: outlinedAmong(kept),
-      marked: markedAmong(keysKept),
+      marked: markedAmong([...keysKept, ...pivots]),
       caption: [caption, ...details].join(', '),
     });
   }
   const dropped: LegendEntry[] = reduction.stages.length > 0 ? [{ swatch: 'dimmed', label: 'dropped' }] : [];
+  const pivotMark: LegendEntry[] = pivotsShown ? [{ swatch: 'mark', label: 'image pivot (DART: largest key L1 norm)' }] : [];
   const next = grid.next;
   let legend: LegendEntry[] = [];
   if (vision) {
@@ -123,7 +135,9 @@ export function stagePanels(reduction: ReductionRecord, grid: TokenGrid): Panels
     ];
   } else if (next) {
     const padded = next.grid.height < next.tileRows * next.patchesPerSide || next.grid.width < next.tileCols * next.patchesPerSide;
-    legend = [...(padded ? [{ swatch: 'hatched' as const, label: NEXT_PADDING_LABEL }] : []), ...dropped];
+    legend = [...(padded ? [{ swatch: 'hatched' as const, label: NEXT_PADDING_LABEL }] : []), ...pivotMark, ...dropped];
+  } else if (pivotsShown) {
+    legend = [...pivotMark, ...dropped];
   }
   return { panels, legend };
 }

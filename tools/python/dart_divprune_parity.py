@@ -123,7 +123,7 @@ def dart_retained(options, start, length, last_layer_state, any_states):
     pivot_image, pivot_text = options["pivotImage"], options["pivotText"]
     pivots = pivot_image + pivot_text
     m = options["maxTokens"]
-    token_topk = math.ceil((m if m is not None else (length * (1 - options["ratio"]))) // pivots)
+    token_topk = math.ceil((m if m is not None else (length * (1 - options.get("ratio")))) // pivots)
     keys = any_states.permute(0, 2, 1, 3).reshape(any_states.shape[0], any_states.shape[2], -1)
     image_norms = torch.norm(keys[0][start : start + length, :], p=1, dim=-1)
     text_norms = torch.norm(keys[0][start + length :, :], p=1, dim=-1)
@@ -191,7 +191,7 @@ def divprune_select(vectors, length, ratio):
 
 
 def run_divprune(model, embeds, start, length, options, new_tokens):
-    if options["keep"] is not None:
+    if "keep" in options:
         raise ValueError("the authors' code takes a ratio; the parity cases use ratios")
     s = divprune_select(embeds[0][start : start + length], length, options["ratio"])
     keep = torch.cat((torch.arange(start), s + start, torch.arange(start + length, embeds.shape[1]))).sort().values
