@@ -25,13 +25,14 @@ export { encodeImage, type PixelValues, type AnyresPixelValues } from './generat
 export { readPixelValues, writePixelValues } from './generate/pixel-values-file.js';
 export { createSampler, argmax, type SamplingOptions } from './generate/sampling.js';
 export { makeTinyCheckpoint, TINY_SHAPE, type TinyShape, type MakeTinyOptions } from './tools/make-tiny.js';
-export { withVisionStage, type TokenReducer, type BoundaryContext, type KeepPlan, type PositionPolicy, type PrefillSequence, type VisionStage, type VisionMergePlan } from './reduce/types.js';
+export { withVisionStage, type TokenReducer, type BoundaryContext, type KeepPlan, type PositionPolicy, type PrefillSequence, type VisionStage, type TokenPlan, type CreatedToken, type PlannedToken, type ImagePlan } from './reduce/types.js';
+export { meanToken } from './runtime/token-plan.js';
 export { mustDrop, MUSTDROP_BUDGETS, type MustDropOptions } from './reduce/must-drop.js';
 export type { VisionRecord } from './generate/vision.js';
 export { fastV, fastVKept, type FastVOptions } from './reduce/fastv.js';
 export { pyramidDrop, pyramidDropKept, type PyramidDropOptions } from './reduce/pyramid-drop.js';
 export { dart, dartKept, DART_DEFAULTS, type DartOptions } from './reduce/dart.js';
 export { divPrune, divPruneKept, DIVPRUNE_DEFAULT_RATIO, type DivPruneOptions } from './reduce/divprune.js';
-export type { ReductionRecord, ReductionStage } from './generate/prefill.js';
+export type { ReductionRecord, ReductionStage, CreatedRecord, RecordToken } from './generate/reduction-record.js';
 export { WEIGHT_FORMATS, Q4_BLOCK_SIZES, type WeightFormat } from './quant/format.js';
 export { STRATEGY_NAMES, strategyNames, reducerFromFlags, type ReduceFlags, type StrategyName } from './reduce/registry.js';

@@ -8,7 +8,7 @@ import { dart, dartKept, dartTokenTopk, DART_DEFAULTS } from './dart.js';
 import { pythonSetOrder } from './python-set-order.js';
 import { reducerFromFlags } from './registry.js';
 import { runStrategyConformance } from './conformance.case.test.js';
-import type { BoundaryContext } from './types.js';
+import type { BoundaryContext, KeepPlan } from './types.js';
 
 // The conformance prompt has 16 image tokens and 4 text tokens after the image.
 runStrategyConformance('dart layer 2, 2+2 pivots, M 8', () => dart({ layer: 2, pivotImage: 2, pivotText: 2, maxTokens: 8 }));
@@ -80,7 +80,7 @@ describe('dart rules', () => {
     };
     const strategy = dart({ layer: 2, pivotImage: 1, pivotText: 1, maxTokens: 4 });
     assert.equal(strategy.positionPolicy, 'keep-original');
-    const plan = await strategy.onBoundary(context);
+    const plan = (await strategy.onBoundary(context)) as KeepPlan | undefined;
     // Set order of {3, 8}: 8 (slot 0) before 3. Row 8 (0°) takes rows 5 (180°) and 2 (170°); then
     // row 3 (90°) takes rows 1 (80° away) and 6 (45°) from what is left; row 4 (10° away) goes.
     assert.deepEqual(plan!.keep, [0, 1, 2, 4, 5]);

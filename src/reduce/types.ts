@@ -2,10 +2,10 @@
 // boundaries it declares, it looks at what it asked for (attention rows of the layer before, or
 // scores as the next layer would compute them) and returns a plan naming the image tokens to keep.
 // The runtime alone applies plans to hidden states, positions and caches (runtime/image-tokens.ts).
-import type { KeepPlan, PositionPolicy, PrefillSequence } from '../runtime/image-tokens.js';
-import type { VisionMergePlan } from '../runtime/vision-tokens.js';
+import type { ImagePlan, KeepPlan, PositionPolicy, PrefillSequence } from '../runtime/image-tokens.js';
+import type { CreatedToken, PlannedToken, TokenPlan } from '../runtime/token-plan.js';
 
-export type { KeepPlan, PositionPolicy, PrefillSequence, VisionMergePlan };
+export type { CreatedToken, ImagePlan, KeepPlan, PlannedToken, PositionPolicy, PrefillSequence, TokenPlan };
 
 /** What a vision-stage strategy sees after some CLIP layers: one image, class token first. */
 export interface VisionLayerContext {
@@ -16,7 +16,8 @@ export interface VisionLayerContext {
 }
 
 export interface VisionMerge {
-  readonly plan: VisionMergePlan;
+  /** Over the image's patch tokens (class token excluded; it stays first). */
+  readonly plan: TokenPlan;
   /** Strategy-specific ids of what was merged (MustDrop: window ids in merge order), for results. */
   readonly mergedWindows: readonly number[];
 }
@@ -74,6 +75,11 @@ export interface TokenReducer {
    * cached position). `cache-length` reproduces MustDrop's code (see algorithms.md ambiguity 17).
    */
   readonly decodePositions?: 'continue-cache' | 'cache-length';
+  /**
+   * For strategies with state over one prompt (SparseVLM's text raters, its noise stream): the
+   * strategy for this prompt, given the prompt as it enters decoder layer 0. Called once per prefill.
+   */
+  forPrompt?(input: PrefillSequence): TokenReducer;
   /** Throws OptionError when the options do not fit a decoder of `numLayers` layers. */
   checkModel(numLayers: number): void;
   /**
@@ -88,7 +94,7 @@ export interface TokenReducer {
   plannedImageTokensPerLayer?(imageTokens: number, numLayers: number, anyres?: boolean): number[];
   /** Query rows whose attention probabilities the strategy needs from the layer just before `boundary`. */
   attentionRowsBefore?(boundary: number, sequence: PrefillSequence): readonly number[] | undefined;
-  onBoundary(context: BoundaryContext): Promise<KeepPlan | undefined>;
+  onBoundary(context: BoundaryContext): Promise<ImagePlan | undefined>;
   /** Work inside the vision tower, for strategies that have some. */
   readonly vision?: VisionStage;
   /**

@@ -13,7 +13,7 @@ describe('stage panels of dart and divprune', () => {
     const record: ReductionRecord = {
       strategy: 'dart',
       options: {},
-      stages: [{ afterLayer: 2, keptImageTokens: [0, 3, 5, 6, 9, 15], detail: { imagePivots: [5, 9], textPivots: [0] } }],
+      stages: [{ afterLayer: 2, keptImageTokens: [0, 3, 5, 6, 9, 15], created: [], order: [0, 3, 5, 6, 9, 15], detail: { imagePivots: [5, 9], textPivots: [0] } }],
       imageTokensPerLayer: [16, 16, 6, 6],
     };
     const { panels, legend } = stagePanels(record, GRID);
@@ -30,7 +30,7 @@ describe('stage panels of dart and divprune', () => {
     const record: ReductionRecord = {
       strategy: 'divprune',
       options: { ratio: 0.25 },
-      stages: [{ afterLayer: 0, keptImageTokens: [1, 4, 10, 14], detail: { selectionOrder: [10, 1, 14, 4] } }],
+      stages: [{ afterLayer: 0, keptImageTokens: [1, 4, 10, 14], created: [], order: [1, 4, 10, 14], detail: { selectionOrder: [10, 1, 14, 4] } }],
       imageTokensPerLayer: [4, 4, 4],
     };
     const { panels, legend } = stagePanels(record, GRID);

@@ -84,7 +84,7 @@ export async function runParityCase(runtime: LlavaRuntime, parityCase: ParityCas
   const prefill = events.find((e) => e.type === 'prefill')!;
   if (prefill.type !== 'prefill') throw new Error('no prefill event');
   return {
-    stages: prefill.reduction!.stages.map((s) => ({ afterLayer: s.afterLayer, keptImageTokens: [...s.keptImageTokens], ...(s.detail ? { detail: s.detail } : {}) })),
+    stages: prefill.reduction!.stages.map((s) => ({ afterLayer: s.afterLayer!, keptImageTokens: [...s.keptImageTokens], ...(s.detail ? { detail: s.detail } : {}) })),
     logits: Array.from(prefill.logits),
     tokens: events.flatMap((e) => (e.type === 'token' ? [e.id] : [])),
   };
