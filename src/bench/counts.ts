@@ -8,7 +8,8 @@
  */
 export function stageCounts(imageTokens: number, perLayer: readonly number[], boundaries: readonly number[]): number[] {
   const entering = perLayer[0] ?? imageTokens;
-  return [imageTokens, ...(entering !== imageTokens ? [entering] : []), ...boundaries.map((b) => perLayer[b]!)];
+  // A boundary at 0 (DivPrune, on the input embeddings) is the entering count already.
+  return [imageTokens, ...(entering !== imageTokens ? [entering] : []), ...boundaries.filter((b) => b > 0).map((b) => perLayer[b]!)];
 }
 
 /** Mean over layers of the image tokens each processed (PyramidDrop's and FastV's convention). */

@@ -1,7 +1,7 @@
 // The strategies one bench compares: `none` first (every speedup divides its prefill), then each
 // --reduce name built from the shared strategy flags, MustDrop once per token budget. When --layers
 // cuts the decoder, the papers' layer lists are scaled to the depth that runs, unless given.
-import { fastV, mustDrop, MUSTDROP_BUDGETS, OptionError, pyramidDrop, type TokenReducer } from '../index.js';
+import { dart, fastV, mustDrop, MUSTDROP_BUDGETS, OptionError, pyramidDrop, type TokenReducer } from '../index.js';
 import { MUSTDROP_STAGES } from '../reduce/must-drop.js';
 // The bench takes exactly the flags generate, flops and show take, so it builds strategies as they do.
 import { reducerFromFlags, strategyNames, type ReduceFlags, type StrategyName } from '../reduce/registry.js';
@@ -61,6 +61,11 @@ export function scaleLayerLists(
     const k = fastV().options.k as number;
     result.fastvK = Math.max(1, Math.round((k * layers) / totalLayers));
     scaled.push({ flag: '--fastv-k', from: [k], to: [result.fastvK] });
+  }
+  if (flags.dartLayer === undefined && names.includes('dart')) {
+    const layer = dart().options.layer as number;
+    result.dartLayer = Math.max(1, Math.round((layer * layers) / totalLayers));
+    scaled.push({ flag: '--dart-layer', from: [layer], to: [result.dartLayer] });
   }
   if (flags.pdropLayers === undefined && names.some((n) => n.endsWith('pdrop'))) {
     const list = pyramidDrop().options.layers as number[];
@@ -126,7 +131,7 @@ export function benchStrategies(
   return { strategies, scaled };
 }
 
-/** `none`, `fastv K=1 R=0.5`, `pdrop 3,6,9`, `mustdrop 1,2,4,5 budget 128`, `mustdrop-vision+pdrop 3,6,9`. */
+/** `none`, `fastv K=1 R=0.5`, `pdrop 3,6,9`, `mustdrop 1,2,4,5 budget 128`, `mustdrop-vision+pdrop 3,6,9`, `dart K=2 4+4 pivots M=128`, `divprune ratio 0.098`. */
 export function strategyLabel(reducer: TokenReducer | null, budget?: number): string {
   if (!reducer) return 'none';
   const prefillName = reducer.name.split('+').at(-1)!;
@@ -138,6 +143,12 @@ export function strategyLabel(reducer: TokenReducer | null, budget?: number): st
       return `${reducer.name} K=${String(options.k)} R=${String(options.r)}`;
     case 'pdrop':
       return `${reducer.name} ${list('layers')}`;
+    case 'dart': {
+      const budget = options.maxTokens === null ? `r=${String(options.ratio)}` : `M=${String(options.maxTokens)}`;
+      return `${reducer.name} K=${String(options.layer)} ${String(options.pivotImage)}+${String(options.pivotText)} pivots ${budget}`;
+    }
+    case 'divprune':
+      return `${reducer.name} ${options.keep !== undefined ? `keep ${String(options.keep)}` : `ratio ${String(options.ratio)}`}`;
     default: {
       const thresholds = budget !== undefined ? `budget ${budget}` : `thresholds ${String(options.globalThr)}/${String(options.individualThr)}`;
       const stages = options.stages as readonly string[];

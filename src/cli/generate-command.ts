@@ -141,7 +141,7 @@ async function generateAction(flags: GenerateFlags): Promise<void> {
       } else {
         const t = event.timings;
         const reduction = prefill?.reduction;
-        const kept = reduction ? ` | ${reduction.strategy}: image tokens ${[reduction.imageTokensPerLayer[0], ...reduction.stages.map((s) => s.keptImageTokens.length)].join(' -> ')}` : '';
+        const kept = reduction ? ` | ${reduction.strategy}: image tokens ${[reduction.imageTokensPerLayer[0], ...reduction.stages.filter((s) => s.afterLayer !== undefined).map((s) => s.order.length)].join(' -> ')}` : '';
         process.stdout.write('\n');
         process.stderr.write(
           `[${event.tokens.length} tokens, ${event.reason}] load ${model.loadMs.toFixed(0)} ms${model.cachedGraphs ? ' (cached)' : ''} | ` +

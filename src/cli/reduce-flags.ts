@@ -1,8 +1,9 @@
 // The token-reduction flags that generate, bench, flops and show share: --reduce
-// none|fastv|pdrop|mustdrop|mustdrop-vision+fastv|mustdrop-vision+pdrop, --fastv-k/--fastv-r,
-// --pdrop-layers with --pdrop-ratios or --pdrop-lambda, --mustdrop-*. The strategies they build
+// none|fastv|pdrop|mustdrop|mustdrop-vision+fastv|mustdrop-vision+pdrop|dart|divprune, --fastv-k/--fastv-r,
+// --pdrop-layers with --pdrop-ratios or --pdrop-lambda, --mustdrop-*, --dart-*, --divprune-*. The strategies they build
 // come from reduce/registry.ts.
 import type { Command } from 'commander';
+import { OptionError } from '../errors.js';
 import { STRATEGY_NAMES } from '../reduce/registry.js';
 import { parseNumber, parseWholeNumber } from './options.js';
 
@@ -27,6 +28,21 @@ export function addReduceFlags(command: Command, list = false): Command {
     .option('--mustdrop-individual-thr <I>', '... and the largest single text attention is below I', parseNumber('--mustdrop-individual-thr', () => true, 'a number'))
     .option('--mustdrop-layers <list>', 'MustDrop: decoder layers after which to filter (default 2,6,10,14)', numberList('--mustdrop-layers', parseWholeNumber('--mustdrop-layers', 0)))
     .option('--mustdrop-stages <list>', 'MustDrop: stages to run, any of vision,prefill,decode (default all)', (text: string) => text.split(',').map((s) => s.trim()))
-    .option('--mustdrop-corrected-positions', "MustDrop: decode positions consistent with the cached keys (the code's are not, see README)");
+    .option('--mustdrop-corrected-positions', "MustDrop: decode positions consistent with the cached keys (the code's are not, see README)")
+    .option('--dart-layer <K>', 'DART: decoder layers run before the drop; layer K-1 gives keys and states (default 2)', parseWholeNumber('--dart-layer', 0))
+    .option('--dart-pivot-image <n>', 'DART: image pivots, by the L1 norm of their keys (default 4)', parseWholeNumber('--dart-pivot-image', 0))
+    .option('--dart-pivot-text <n>', 'DART: text pivots after the image (default 4)', parseWholeNumber('--dart-pivot-text', 0))
+    .option('--dart-max-tokens <M|none>', 'DART: M, each pivot picks floor(M / pivots) tokens; none: use --dart-ratio (default 128)', (text: string) => {
+      if (text.trim() === 'none') return null;
+      const value = Number(text);
+      if (text.trim() === '' || !Number.isInteger(value) || value < 1) {
+        throw new OptionError({ subject: '--dart-max-tokens', expected: 'a whole number >= 1, or none', found: JSON.stringify(text) });
+      }
+      return value;
+    })
+    .option('--dart-ratio <r>', 'DART: without M, each pivot picks floor(N(1-r) / pivots) tokens (default 0.778)', parseNumber('--dart-ratio', () => true, 'a number'))
+    .option('--dart-next-budget <B>', 'DART on LLaVA-NeXT: each pivot picks floor(min(B, N - pivots) / pivots) (default 320)', parseWholeNumber('--dart-next-budget', 1))
+    .option('--divprune-ratio <r>', 'DivPrune: keep round(r N) image tokens (default 0.098)', parseNumber('--divprune-ratio', () => true, 'a number'))
+    .option('--divprune-keep <K>', 'DivPrune: keep exactly K image tokens instead of a ratio', parseWholeNumber('--divprune-keep', 1));
 }
 

@@ -63,7 +63,7 @@ function tokenCounts(reduction: ReductionRecord, imageTokens: number): string {
   // LLaVA-NeXT's crops each merge windows of their own.
   const windows = vision?.mergedWindowsPerCrop?.flat().length ?? vision?.mergedWindows.length;
   const merge = vision ? [`${reduction.imageTokensPerLayer[0]} (${windows} windows merged, ${vision.keySet.length} key tokens)`] : [];
-  return [String(imageTokens), ...merge, ...reduction.stages.map((s) => String(s.keptImageTokens.length))].join(' -> ');
+  return [String(imageTokens), ...merge, ...reduction.stages.filter((s) => s.afterLayer !== undefined).map((s) => String(s.order.length))].join(' -> ');
 }
 
 /** The crops the model sees and what the strategy kept, from one prefill. */

@@ -5,7 +5,7 @@
 import type { LlavaArch, TextArch } from '../config/llava.js';
 import { OptionError } from '../errors.js';
 import type { TokenReducer } from '../reduce/types.js';
-import { decoderLayerFlops, lastRowLogitsFlops, nextLayerScoresFlops, visionFlops } from './engine.js';
+import { dartScoringFlops, decoderLayerFlops, divPruneScoringFlops, lastRowLogitsFlops, nextLayerScoresFlops, visionFlops } from './engine.js';
 
 export const ACCOUNTINGS = ['pdrop', 'fastv', 'full'] as const;
 export type Accounting = (typeof ACCOUNTINGS)[number];
@@ -28,6 +28,8 @@ export interface FlopsInput {
   readonly accounting: Accounting;
   /** The strategy: its plan gives the default per-layer counts, and `full` adds its scoring work. */
   readonly reducer?: TokenReducer | null;
+  /** A LLaVA-NeXT model (anyres), where some strategies budget differently (DART). */
+  readonly anyres?: boolean;
 }
 
 export interface FlopsResult {
@@ -46,16 +48,25 @@ function paperLayerFlops(t: TextArch, n: number, ffnMatrices: number): number {
   return 4 * n * d * d + 2 * n * n * d + ffnMatrices * n * d * t.intermediateSize;
 }
 
+/** What a boundary's scoring sees: rows there, image tokens among them, the image tokens it keeps. */
+interface BoundaryCounts {
+  readonly tokens: number;
+  readonly imageTokens: number;
+  readonly kept: number;
+}
+
 /**
- * Work a strategy adds at a boundary beyond the layers themselves, for `tokens` rows there. FastV
- * reads the last row's probabilities out of the attention layer K-1 computes anyway; PyramidDrop
- * scores the last row as the next layer would (runtime attentionScores).
+ * Work a strategy adds at a boundary beyond the layers themselves. FastV reads the last row's
+ * probabilities out of the attention layer K-1 computes anyway; PyramidDrop scores the last row as
+ * the next layer would (runtime attentionScores).
  */
-const SCORING_FLOPS: Readonly<Record<string, (t: TextArch, tokens: number) => number>> = {
+const SCORING_FLOPS: Readonly<Record<string, (t: TextArch, counts: BoundaryCounts, reducer: TokenReducer) => number>> = {
   fastv: () => 0,
-  pdrop: (t, tokens) => nextLayerScoresFlops(t, tokens, 1),
+  pdrop: (t, { tokens }) => nextLayerScoresFlops(t, tokens, 1),
   // MustDrop ranks with the attention rows its pruning layers compute anyway.
   mustdrop: () => 0,
+  dart: (t, counts, reducer) => dartScoringFlops(t, counts, reducer.options.pivotImage as number, reducer.options.pivotText as number),
+  divprune: (t, { imageTokens, kept }) => divPruneScoringFlops(t, imageTokens, kept),
 };
 
 function decoderFlops(input: FlopsInput, perLayer: readonly number[], reducer: TokenReducer | null): number {
@@ -73,7 +84,11 @@ function decoderFlops(input: FlopsInput, perLayer: readonly number[], reducer: T
       return sum((n) => paperLayerFlops(t, textTokens + n, 2)) / t.numLayers;
     case 'full': {
       const scoring = reducer
-        ? reducer.boundaries.reduce((total, b) => total + scoringFlops(reducer, t, textTokens + perLayer[b - 1]!), 0)
+        ? reducer.boundaries.reduce((total, b) => {
+            const before = b > 0 ? perLayer[b - 1]! : input.imageTokens; // boundary 0: the input embeddings
+            const kept = perLayer[b]!;
+            return total + scoringFlops(reducer, t, { tokens: textTokens + before, imageTokens: before, kept });
+          }, 0)
         : 0;
       const vision = input.vision ? visionFlops(input.vision, input.imageTokens, input.crops) : 0;
       return sum((n) => decoderLayerFlops(t, textTokens + n)) + lastRowLogitsFlops(t) + scoring + vision;
@@ -81,7 +96,7 @@ function decoderFlops(input: FlopsInput, perLayer: readonly number[], reducer: T
   }
 }
 
-function scoringFlops(reducer: TokenReducer, t: TextArch, tokens: number): number {
+function scoringFlops(reducer: TokenReducer, t: TextArch, counts: BoundaryCounts): number {
   const flops = SCORING_FLOPS[reducer.name];
   if (!flops) {
     throw new OptionError({
@@ -90,11 +105,11 @@ function scoringFlops(reducer: TokenReducer, t: TextArch, tokens: number): numbe
       found: JSON.stringify(reducer.name),
     });
   }
-  return flops(t, tokens);
+  return flops(t, counts, reducer);
 }
 
 /** A strategy's declared counts; data-dependent strategies (MustDrop) need measured ones. */
-function plannedCounts(reducer: TokenReducer, imageTokens: number, numLayers: number): number[] {
+function plannedCounts(reducer: TokenReducer, imageTokens: number, numLayers: number, anyres: boolean): number[] {
   if (!reducer.plannedImageTokensPerLayer) {
     throw new OptionError({
       subject: `--reduce ${reducer.name}`,
@@ -102,7 +117,7 @@ function plannedCounts(reducer: TokenReducer, imageTokens: number, numLayers: nu
       found: `${reducer.name}, whose counts come from a run (see generate --json, or bench)`,
     });
   }
-  return reducer.plannedImageTokensPerLayer(imageTokens, numLayers);
+  return reducer.plannedImageTokensPerLayer(imageTokens, numLayers, anyres);
 }
 
 export function countFlops(input: FlopsInput): FlopsResult {
@@ -110,7 +125,7 @@ export function countFlops(input: FlopsInput): FlopsResult {
   const N = input.imageTokens;
   const reducer = input.reducer ?? null;
   reducer?.checkModel(L);
-  const perLayer = input.imageTokensPerLayer ?? (reducer ? plannedCounts(reducer, N, L) : Array<number>(L).fill(N));
+  const perLayer = input.imageTokensPerLayer ?? (reducer ? plannedCounts(reducer, N, L, input.anyres ?? false) : Array<number>(L).fill(N));
   checkCounts(input, perLayer);
   if (input.vision && input.accounting !== 'full') {
     throw new OptionError({ subject: '--vision', expected: '--accounting full (the papers count the decoder only)', found: `--accounting ${input.accounting}` });

@@ -105,3 +105,27 @@ export function modelWeightBytes(arch: LlavaArch): number {
   const visionAndText = embeddings + arch.vision.numLayers * visionLayer + projector + embedTable;
   return F32_BYTES * visionAndText + decoderWeightBytes(arch.text);
 }
+
+/**
+ * DART's selection (reduce/dart.ts): the L1 norm of every row's key (H x Hd values, grouped-query
+ * heads repeated), the final norm's weight on the image rows and the text pivots, then per pivot a
+ * cosine (dot product and norm, 4 FLOPs a value) against a pool that loses `(kept - P_I) / pivots`
+ * tokens after each pivot. `tokens` rows, `imageTokens` of them image tokens, `kept` kept.
+ */
+export function dartScoringFlops(t: TextArch, counts: { tokens: number; imageTokens: number; kept: number }, pivotImage: number, pivotText: number): number {
+  const D = t.hiddenSize;
+  const pivots = pivotImage + pivotText;
+  const picks = (counts.kept - pivotImage) / pivots;
+  let cosines = 0;
+  for (let i = 0; i < pivots; i++) cosines += counts.imageTokens - pivotImage - i * picks;
+  return counts.tokens * t.numHeads * t.headDim + (counts.imageTokens + pivotText) * D + 4 * D * cosines;
+}
+
+/**
+ * DivPrune's selection (reduce/divprune.ts): the row norms and the N x N cosine matrix of the image
+ * tokens' embeddings (models/similarity.ts), then k greedy steps each updating N running minima.
+ */
+export function divPruneScoringFlops(t: TextArch, imageTokens: number, kept: number): number {
+  const N = imageTokens;
+  return 3 * N * t.hiddenSize + 2 * N * N * t.hiddenSize + N * N + kept * N;
+}

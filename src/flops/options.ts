@@ -82,6 +82,7 @@ export function resolveFlopsOptions(options: FlopsOptionsInput): ResolvedFlopsOp
       textTokens: wholeNumber('--text-tokens', options.textTokens, 0) ?? DEFAULT_TEXT_TOKENS[accounting],
       accounting,
       reducer: options.reducer ?? null,
+      anyres: arch.anyres !== null,
     },
   };
 }

@@ -90,6 +90,7 @@ export async function* generate(runtime: LlavaRuntime, input: GenerationInput, s
     },
     cache,
     reducer,
+    features?.stage ?? null,
   );
   let logits = await runtime.logits(prefilled.lastHidden, 1);
   const prefillMs = performance.now() - prefillStart;

@@ -1,31 +1,15 @@
 // Prefill in segments: the decoder runs from one strategy boundary to the next; at each boundary
-// the strategy ranks and returns a plan, and the runtime's keepImageTokens applies it before the
+// the strategy ranks and returns a plan, and the runtime's applyImagePlan applies it before the
 // next segment. What was kept is recorded for results and pictures.
 // Legend: T tokens, D hidden, N image tokens.
 import { OptionError } from '../errors.js';
-import { checkKeepPlan, keepImageTokens, rowsSurvivingIn, type PrefillSequence } from '../runtime/image-tokens.js';
+import { applyImagePlan, checkImagePlan, rowsSurvivingIn, type PrefillSequence } from '../runtime/image-tokens.js';
 import type { KvCache } from '../runtime/kv-cache.js';
 import type { LlavaRuntime } from '../runtime/llava-runtime.js';
 import type { TokenReducer } from '../reduce/types.js';
-import type { VisionRecord } from './vision.js';
+import { StageRecorder, type ReductionRecord, type ReductionStage } from './reduction-record.js';
 
-export interface ReductionStage {
-  /** Decoder layers run before this drop (FastV's K, a PyramidDrop layer-list entry). */
-  readonly afterLayer: number;
-  /** Image tokens kept, as indices into the image span the decoder first saw, ascending. */
-  readonly keptImageTokens: readonly number[];
-}
-
-export interface ReductionRecord {
-  readonly strategy: string;
-  readonly options: Readonly<Record<string, unknown>>;
-  /** With a vision stage, stage indices are into the post-merge image-token order (see `vision`). */
-  readonly stages: readonly ReductionStage[];
-  /** Image tokens entering each decoder layer. */
-  readonly imageTokensPerLayer: readonly number[];
-  /** What the strategy's vision stage did, when it has one. */
-  readonly vision?: VisionRecord;
-}
+export type { ReductionRecord, ReductionStage };
 
 export interface PrefillResult {
   /** Hidden state of the last prompt token after the last layer: [D]. */
@@ -39,13 +23,16 @@ export async function prefill(
   start: PrefillSequence,
   cache: KvCache,
   reducer: TokenReducer | null,
+  /** The vision-side stage's entry, when one ran: its `order` names the image span `start` holds. */
+  visionStage: ReductionStage | null = null,
 ): Promise<PrefillResult> {
   const { numLayers: L, hiddenSize: D, numHeads } = runtime.arch.text;
   if (reducer && start.imageTokens.length === 0) {
     throw new OptionError({ subject: `--reduce ${reducer.name}`, expected: 'an image whose tokens to reduce', found: 'no image' });
   }
   reducer?.checkModel(L);
-  const stages: ReductionStage[] = [];
+  if (reducer?.forPrompt) reducer = reducer.forPrompt(start);
+  const recorder = new StageRecorder(start.imageTokens.length, visionStage);
   const imageTokensPerLayer: number[] = [];
   const sequenceOfLayer: PrefillSequence[] = [];
   let sequence = start;
@@ -67,11 +54,15 @@ export async function prefill(
         numHeads,
         attention: ran.attentions.get(boundary - 1),
         scoresAtNextLayer: (queryRows) => runtime.attentionScores(boundary, current, queryRows),
+        keysBefore: () => cachedKeys(cache, boundary - 1),
+        finalNormWeight: runtime.finalNormWeight,
+        cosineDistances: (vectors, count) => runtime.cosineDistances(vectors, count),
+        anyres: runtime.arch.anyres !== null,
       });
       if (plan) {
-        checkKeepPlan(plan, current.imageTokens.length, reducer.name);
-        sequence = keepImageTokens(current, plan, D, reducer.positionPolicy);
-        stages.push({ afterLayer: boundary, keptImageTokens: sequence.imageTokens });
+        checkImagePlan(plan, current.imageTokens.length, reducer.name);
+        sequence = applyImagePlan(current, plan, D, reducer.positionPolicy, recorder.nextIdentity);
+        recorder.decoderStage(boundary, plan, current.imageTokens, sequence.imageTokens, 'keep' in plan ? plan.detail : undefined);
       }
     }
     from = boundary;
@@ -83,6 +74,19 @@ export async function prefill(
   const T = sequence.positions.length;
   return {
     lastHidden: sequence.hidden.slice((T - 1) * D, T * D),
-    reduction: reducer ? { strategy: reducer.name, options: reducer.options, stages, imageTokensPerLayer } : null,
+    reduction: reducer ? { strategy: reducer.name, options: reducer.options, stages: recorder.stages, imageTokensPerLayer } : null,
   };
+}
+
+/** The post-rotary keys [Hk, Hd, length] decoder layer `layer` has cached, without spare slots. */
+function cachedKeys(cache: KvCache, layer: number): { keysT: Float32Array; numKvHeads: number; headDim: number } {
+  if (layer < 0) throw new OptionError({ subject: 'keys of the layer before', expected: 'a boundary after at least one decoder layer', found: 'boundary 0' });
+  const kv = cache.layer(layer);
+  const { numKvHeads, headDim } = kv;
+  const { keysT } = kv.buffers();
+  const C = kv.capacity;
+  const T = kv.length;
+  const out = new Float32Array(numKvHeads * headDim * T);
+  for (let row = 0; row < numKvHeads * headDim; row++) out.set(keysT.subarray(row * C, row * C + T), row * T);
+  return { keysT: out, numKvHeads, headDim };
 }

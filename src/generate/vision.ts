@@ -6,8 +6,9 @@
 import { ImageError } from '../errors.js';
 import { gridShape, nextImageTokenCount, unpaddedGrid, type AnyresPixelValues, type PixelValues } from '../image/index.js';
 import type { LlavaRuntime, VisionState } from '../runtime/llava-runtime.js';
-import { mergeVisionTokens } from '../runtime/vision-tokens.js';
+import { applyTokenPlan, checkTokenPlan, isCreated, type TokenPlan } from '../runtime/token-plan.js';
 import type { VisionStage } from '../reduce/types.js';
+import { stageEntry, type ReductionStage, type RecordToken } from './reduction-record.js';
 
 import { packNextFeatures } from './next-features.js';
 
@@ -29,6 +30,40 @@ export interface ImageEmbeddings {
   readonly embeddings: Float32Array; // [N, D]
   readonly tokens: number;
   readonly vision: VisionRecord | null;
+  /** The reduction record's vision-side stage, when a vision stage changed the tokens. */
+  readonly stage: ReductionStage | null;
+}
+
+/** One image token after a vision-side stage: the original tokens it stands for, and whether the stage built it. */
+interface SpanToken {
+  readonly originals: readonly number[];
+  readonly built: boolean;
+  readonly cls?: boolean;
+}
+
+/** The tokens a vision-side plan leaves, from the tokens it was made over. */
+function plannedSpan(before: readonly SpanToken[], plan: TokenPlan): SpanToken[] {
+  return plan.tokens.map((token) =>
+    isCreated(token) ? { originals: token.members.flatMap((m) => before[m]!.originals), built: true } : before[token]!,
+  );
+}
+
+/** The record's vision stage: built tokens named s1c0, s1c1, ... in decoder order. */
+function visionStageEntry(span: readonly SpanToken[]): ReductionStage {
+  const created: { id: string; members: number[] }[] = [];
+  const order: RecordToken[] = span.map((token) => {
+    if (token.cls) return 'cls';
+    if (!token.built) return token.originals[0]!;
+    const id = `s1c${created.length}`;
+    created.push({ id, members: [...token.originals].sort((a, b) => a - b) });
+    return id;
+  });
+  return stageEntry({ where: 'vision' }, order, created);
+}
+
+/** Patch tokens p (of image `offset / patches`) as original tokens offset + p. */
+function patchSpan(patches: number, offset: number): SpanToken[] {
+  return Array.from({ length: patches }, (_, p) => ({ originals: [offset + p], built: false }));
 }
 
 export async function encodeImage(
@@ -48,7 +83,9 @@ export async function encodeImage(
   }
   const Dv = vision.hiddenSize;
   let state: VisionState = await runtime.visionEmbeddings(pixels.data, 1);
-  let order: (readonly number[])[] = Array.from({ length: vision.numPatches }, (_, i) => [i]);
+  // With the `full` strategy the class token is the first image token, original token 0, standing for no patch.
+  const classFirst = selectStrategy === 'full';
+  let span = patchSpan(vision.numPatches, classFirst ? 1 : 0);
   let mergedWindows: readonly number[] = [];
   let done = 0;
   if (stage) {
@@ -56,8 +93,9 @@ export async function encodeImage(
     done = stage.mergeAfter;
     const merge = stage.merge([{ hidden: state.hidden, hiddenSize: Dv, gridSize: vision.gridSize }])?.[0];
     if (merge) {
-      const hidden = mergeVisionTokens(state.hidden, Dv, merge.plan);
-      order = merge.plan.groups.map((group) => group.flatMap((index) => order[index]!));
+      checkTokenPlan(merge.plan, state.tokens - 1, 'vision stage');
+      const hidden = applyTokenPlan(state.hidden, Dv, 1, state.tokens - 1, merge.plan);
+      span = plannedSpan(span, merge.plan);
       mergedWindows = merge.mergedWindows;
       state = { hidden, batch: 1, tokens: hidden.length / Dv };
     }
@@ -76,8 +114,8 @@ export async function encodeImage(
   const features = selectStrategy === 'default' ? encoded.state.hidden.slice(Dv) : encoded.state.hidden; // [P or S, Dv]
   const tokens = features.length / Dv;
   const patchKeys = stage && keyAttention ? stage.keyTokens(keyAttention, vision.numHeads, S) : [];
-  // With the `full` strategy the class token is the first image token and stands for no patch.
-  const classFirst = selectStrategy === 'full';
+  const order = span.map((token) => token.originals.map((original) => original - (classFirst ? 1 : 0)));
+  const decoderSpan = classFirst ? [{ originals: [0], built: false }, ...span] : span;
   return {
     embeddings: await runtime.project(features, 1, tokens),
     tokens,
@@ -88,6 +126,7 @@ export async function encodeImage(
           keySet: classFirst ? patchKeys.map((k) => k + 1) : patchKeys,
         }
       : null,
+    stage: stage ? visionStageEntry(decoderSpan) : null,
   };
 }
 
@@ -130,7 +169,7 @@ async function encodeAnyresImage(runtime: LlavaRuntime, pixels: PixelValues | An
   if (tokens !== expectedTokens) {
     throw new ImageError({ subject: 'LLaVA-NeXT image tokens', expected: `${expectedTokens} (as the processor counts)`, found: String(tokens) });
   }
-  return { embeddings, tokens, vision: null };
+  return { embeddings, tokens, vision: null, stage: null };
 }
 
 /**
@@ -144,13 +183,16 @@ async function encodeFlatCrops(runtime: LlavaRuntime, embedded: VisionState, sta
   const crops = embedded.batch;
   let state = (await runtime.visionLayers(0, stage.mergeAfter, embedded)).state;
   const cropHidden = (s: VisionState, c: number) => s.hidden.subarray(c * s.tokens * Dv, (c + 1) * s.tokens * Dv);
-  let orders: (readonly number[])[][] = Array.from({ length: crops }, (_, c) => Array.from({ length: vision.numPatches }, (_, p) => [c * vision.numPatches + p]));
+  let spans = Array.from({ length: crops }, (_, c) => patchSpan(vision.numPatches, c * vision.numPatches));
   const merges = stage.merge(Array.from({ length: crops }, (_, c) => ({ hidden: cropHidden(state, c), hiddenSize: Dv, gridSize: vision.gridSize })));
   if (merges) {
-    const merged = merges.map((m, c) => mergeVisionTokens(cropHidden(state, c), Dv, m.plan));
+    const merged = merges.map((m, c) => {
+      checkTokenPlan(m.plan, vision.numPatches, 'vision stage');
+      return applyTokenPlan(cropHidden(state, c), Dv, 1, vision.numPatches, m.plan);
+    });
     const hidden = new Float32Array(merged.reduce((n, m) => n + m.length, 0));
     merged.forEach((m, c) => hidden.set(m, c * m.length));
-    orders = merges.map((m, c) => m.plan.groups.map((group) => group.flatMap((index) => orders[c]![index]!)));
+    spans = merges.map((m, c) => plannedSpan(spans[c]!, m.plan));
     state = { hidden, batch: crops, tokens: merged[0]!.length / Dv };
   }
   const keyLayer = stage.keyAttentionLayer < 0 ? vision.numLayers + stage.keyAttentionLayer : stage.keyAttentionLayer;
@@ -173,8 +215,9 @@ async function encodeFlatCrops(runtime: LlavaRuntime, embedded: VisionState, sta
     vision: {
       mergedWindows: merges?.[0]?.mergedWindows ?? [],
       mergedWindowsPerCrop: merges ? merges.map((m) => m.mergedWindows) : Array.from({ length: crops }, () => []),
-      imageTokenOrder: orders.flat(),
+      imageTokenOrder: spans.flat().map((token) => token.originals),
       keySet,
     },
+    stage: visionStageEntry(spans.flat()),
   };
 }

@@ -12,9 +12,8 @@ import { randomWeights } from '../models/random-weights.js';
 import { LlavaRuntime } from '../runtime/llava-runtime.js';
 import { generate, type GenerationInput } from '../generate/loop.js';
 import type { GenerationEvent } from '../generate/events.js';
-import type { ReductionRecord } from '../generate/prefill.js';
 import { mulberry32 } from '../util/prng.js';
-import type { TokenReducer } from './types.js';
+import type { ImagePlan, PrefillSequence, TokenReducer } from './types.js';
 
 /** 6 decoder layers, 4 heads over 2 kv heads; a 28-pixel image of 7-pixel patches: 16 image tokens. */
 export const CONFORMANCE_ARCH = normalizeLlavaConfig({
@@ -77,15 +76,31 @@ function keepingEverything(strategy: TokenReducer): TokenReducer {
   };
 }
 
-/** Replays recorded stages: at each boundary, keep the same original image tokens again. */
-function replaying(strategy: TokenReducer, record: ReductionRecord): TokenReducer {
+/** Wraps `strategy` so every plan it returns is kept, by the boundary it was made at. */
+function capturing(strategy: TokenReducer, plans: Map<number, ImagePlan>): TokenReducer {
   return {
     ...strategy,
-    boundaries: record.stages.map((s) => s.afterLayer),
+    ...(strategy.forPrompt ? { forPrompt: (input: PrefillSequence) => capturing(strategy.forPrompt!(input), plans) } : {}),
+    async onBoundary(context) {
+      const plan = await strategy.onBoundary(context);
+      if (plan) plans.set(context.layer, plan);
+      return plan;
+    },
+  };
+}
+
+/**
+ * Replays captured plans: at each boundary the same plan again. Plans name places in the current
+ * image span, which a longer text after the image leaves where they were.
+ */
+function replaying(strategy: TokenReducer, plans: ReadonlyMap<number, ImagePlan>): TokenReducer {
+  const { forPrompt: _ignored, ...rest } = strategy;
+  return {
+    ...rest,
+    boundaries: [...plans.keys()],
     attentionRowsBefore: undefined,
-    async onBoundary({ layer, sequence }) {
-      const kept = new Set(record.stages.find((s) => s.afterLayer === layer)!.keptImageTokens);
-      return { keep: sequence.imageTokens.flatMap((original, i) => (kept.has(original) ? [i] : [])) };
+    async onBoundary({ layer }) {
+      return plans.get(layer)!;
     },
   };
 }
@@ -134,14 +149,24 @@ export function runStrategyConformance(label: string, make: () => TokenReducer, 
       const imageTokens = imageEnd - imageStart; // fewer than the patches when a vision stage merged
       assert.equal(imageStart, 3);
       assert.ok(imageTokens <= IMAGE_TOKENS);
-      let previous: readonly number[] = Array.from({ length: imageTokens }, (_, i) => i);
+      let previous: readonly number[] = Array.from({ length: IMAGE_TOKENS }, (_, i) => i);
+      const members = new Map<string, readonly number[]>();
       for (const stage of record.stages) {
         const kept = stage.keptImageTokens;
         kept.forEach((index, i) => {
-          assert.ok(Number.isInteger(index) && index >= 0 && index < imageTokens, `index ${index} in range`);
+          assert.ok(Number.isInteger(index) && index >= 0 && index < IMAGE_TOKENS, `index ${index} in range`);
           if (i > 0) assert.ok(index > kept[i - 1]!, 'ascending and unique');
         });
         assert.ok(kept.every((index) => previous.includes(index)), 'a dropped token never comes back');
+        for (const c of stage.created) {
+          assert.ok(c.members.length > 0 && c.members.every((m, i) => i === 0 || m > c.members[i - 1]!), `${c.id}: ascending members`);
+          members.set(c.id, c.members);
+        }
+        // The order names each kept token and built token once, and no original twice.
+        const numbers = stage.order.filter((t): t is number => typeof t === 'number');
+        assert.deepEqual([...numbers].sort((a, b) => a - b), [...kept], 'the order holds exactly the kept originals');
+        const covered = stage.order.flatMap((t) => (typeof t === 'number' ? [t] : t === 'cls' ? [] : [...members.get(t)!]));
+        assert.equal(new Set(covered).size, covered.length, 'no original stands in two tokens');
         previous = kept;
       }
       assert.equal(prefill.promptTokens, INPUT.inputIds.length - 1 + imageTokens, 'text tokens all stay');
@@ -155,14 +180,15 @@ export function runStrategyConformance(label: string, make: () => TokenReducer, 
       assert.ok(strategy.plannedImageTokensPerLayer, 'the strategy declares its counts (skip with a reason if they depend on the data)');
       assert.deepEqual(record.imageTokensPerLayer, strategy.plannedImageTokensPerLayer(imageEnd - imageStart, CONFORMANCE_ARCH.text.numLayers));
       const lastStage = record.stages.at(-1)!;
-      assert.equal(lastStage.keptImageTokens.length, record.imageTokensPerLayer.at(-1));
+      assert.equal(lastStage.order.length, record.imageTokensPerLayer.at(-1));
     });
 
     check('a cached decode step equals a fresh prefill of the longer sequence with the plans replayed', async () => {
       const strategy = make();
-      const reduced = await run(runtime, strategy);
+      const plans = new Map<number, ImagePlan>();
+      const reduced = await run(runtime, capturing(strategy, plans));
       const first = reduced.tokens[0]!.id;
-      const replay = await run(runtime, replaying(strategy, reduced.prefill.reduction!), { ...INPUT, inputIds: [...INPUT.inputIds, first] }, 1);
+      const replay = await run(runtime, replaying(strategy, plans), { ...INPUT, inputIds: [...INPUT.inputIds, first] }, 1);
       const difference = maxRelativeDifference(reduced.tokens[1]!.logits, replay.prefill.logits);
       assert.ok(difference < 1e-4, `decode-step logits differ from the replayed prefill by ${difference.toExponential(2)}`);
     });

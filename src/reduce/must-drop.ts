@@ -15,6 +15,7 @@
 // windows, and a key set per crop.
 import { z } from 'zod';
 import { OptionError } from '../errors.js';
+import { meanToken } from '../runtime/token-plan.js';
 import { parseOptions } from './options.js';
 import { topKSorted } from './select.js';
 import type { TokenReducer, VisionMerge, VisionStage } from './types.js';
@@ -101,7 +102,7 @@ function visionStage(window: number, mergeThreshold: number, keyRate: number): V
         const groups = merged.map((id) => windowPatches(Math.floor(id / perSide), id % perSide, gridSize, window));
         const inMerged = new Set(groups.flat());
         const rest = Array.from({ length: gridSize * gridSize }, (_, p) => p).filter((p) => !inMerged.has(p));
-        return { plan: { groups: [...groups, ...rest.map((p) => [p])] }, mergedWindows: merged };
+        return { plan: { tokens: [...groups.map(meanToken), ...rest] }, mergedWindows: merged };
       });
     },
     keyAttentionLayer: -1, // the last CLIP layer (MustDrop: layer 23 of CLIP-L)

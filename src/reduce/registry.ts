@@ -1,14 +1,17 @@
 // Strategies by name from one options object: the names --reduce takes, and each strategy built
 // from the options generate, bench, flops, show, eval and the server share (the CLI's flags in
 // camelCase). Options of a strategy that is not asked for are refused, not ignored.
-// Defaults are the papers' (K=2, R=0.5; layers 8,16,24, lambda 0.5; MustDrop budget 192).
+// Defaults are the papers' (K=2, R=0.5; layers 8,16,24, lambda 0.5; MustDrop budget 192) or the
+// authors' code's (DART layer 2, 4+4 pivots, M 128; DivPrune ratio 0.098).
 import { OptionError } from '../errors.js';
+import { dart } from './dart.js';
+import { divPrune } from './divprune.js';
 import { fastV } from './fastv.js';
 import { mustDrop, type MustDropOptions } from './must-drop.js';
 import { pyramidDrop } from './pyramid-drop.js';
 import { withVisionStage, type TokenReducer } from './types.js';
 
-export const STRATEGY_NAMES = ['none', 'fastv', 'pdrop', 'mustdrop', 'mustdrop-vision+fastv', 'mustdrop-vision+pdrop'] as const;
+export const STRATEGY_NAMES = ['none', 'fastv', 'pdrop', 'mustdrop', 'mustdrop-vision+fastv', 'mustdrop-vision+pdrop', 'dart', 'divprune'] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 export interface ReduceFlags {
@@ -24,6 +27,15 @@ export interface ReduceFlags {
   mustdropLayers?: number[];
   mustdropStages?: string[];
   mustdropCorrectedPositions?: boolean;
+  dartLayer?: number;
+  dartPivotImage?: number;
+  dartPivotText?: number;
+  /** A count, or null for `--dart-max-tokens none` (the ratio's budget). */
+  dartMaxTokens?: number | null;
+  dartRatio?: number;
+  dartNextBudget?: number;
+  divpruneRatio?: number;
+  divpruneKeep?: number;
 }
 
 /** The strategy names given to --reduce (default: none), each checked. */
@@ -45,6 +57,8 @@ export function reducerFromFlags(name: StrategyName, flags: ReduceFlags, allName
     ['fastv', ['fastvK', 'fastvR']],
     ['pdrop', ['pdropLayers', 'pdropRatios', 'pdropLambda']],
     ['mustdrop', ['mustdropBudget', 'mustdropGlobalThr', 'mustdropIndividualThr', 'mustdropLayers', 'mustdropStages', 'mustdropCorrectedPositions']],
+    ['dart', ['dartLayer', 'dartPivotImage', 'dartPivotText', 'dartMaxTokens', 'dartRatio', 'dartNextBudget']],
+    ['divprune', ['divpruneRatio', 'divpruneKeep']],
   ];
   for (const [strategy, keys] of families) {
     if (given(keys).length > 0 && !uses(strategy)) {
@@ -64,6 +78,20 @@ export function reducerFromFlags(name: StrategyName, flags: ReduceFlags, allName
       return withVisionStage(mustDrop({ ...mustDropOptions(flags), stages: ['vision'] }), fastvFromFlags(flags));
     case 'mustdrop-vision+pdrop':
       return withVisionStage(mustDrop({ ...mustDropOptions(flags), stages: ['vision'] }), pdropFromFlags(flags));
+    case 'dart':
+      return dart({
+        ...(flags.dartLayer !== undefined ? { layer: flags.dartLayer } : {}),
+        ...(flags.dartPivotImage !== undefined ? { pivotImage: flags.dartPivotImage } : {}),
+        ...(flags.dartPivotText !== undefined ? { pivotText: flags.dartPivotText } : {}),
+        ...(flags.dartMaxTokens !== undefined ? { maxTokens: flags.dartMaxTokens } : {}),
+        ...(flags.dartRatio !== undefined ? { ratio: flags.dartRatio } : {}),
+        ...(flags.dartNextBudget !== undefined ? { nextBudget: flags.dartNextBudget } : {}),
+      });
+    case 'divprune':
+      return divPrune({
+        ...(flags.divpruneRatio !== undefined ? { ratio: flags.divpruneRatio } : {}),
+        ...(flags.divpruneKeep !== undefined ? { keep: flags.divpruneKeep } : {}),
+      });
   }
 }
 

@@ -2,10 +2,10 @@
 // boundaries it declares, it looks at what it asked for (attention rows of the layer before, or
 // scores as the next layer would compute them) and returns a plan naming the image tokens to keep.
 // The runtime alone applies plans to hidden states, positions and caches (runtime/image-tokens.ts).
-import type { KeepPlan, PositionPolicy, PrefillSequence } from '../runtime/image-tokens.js';
-import type { VisionMergePlan } from '../runtime/vision-tokens.js';
+import type { ImagePlan, KeepPlan, PositionPolicy, PrefillSequence } from '../runtime/image-tokens.js';
+import type { CreatedToken, PlannedToken, TokenPlan } from '../runtime/token-plan.js';
 
-export type { KeepPlan, PositionPolicy, PrefillSequence, VisionMergePlan };
+export type { CreatedToken, ImagePlan, KeepPlan, PlannedToken, PositionPolicy, PrefillSequence, TokenPlan };
 
 /** What a vision-stage strategy sees after some CLIP layers: one image, class token first. */
 export interface VisionLayerContext {
@@ -16,7 +16,8 @@ export interface VisionLayerContext {
 }
 
 export interface VisionMerge {
-  readonly plan: VisionMergePlan;
+  /** Over the image's patch tokens (class token excluded; it stays first). */
+  readonly plan: TokenPlan;
   /** Strategy-specific ids of what was merged (MustDrop: window ids in merge order), for results. */
   readonly mergedWindows: readonly number[];
 }
@@ -51,6 +52,15 @@ export interface BoundaryContext {
   readonly attention: Float32Array | undefined;
   /** [H, R, T] probabilities of `rows` as decoder layer `layer` would compute them on `sequence`. */
   scoresAtNextLayer(rows: readonly number[]): Promise<Float32Array>;
+  // The prefill gives the four below; unit tests of strategies that do not use them leave them out.
+  /** Post-rotary keys [Hk, Hd, T] decoder layer `layer - 1` cached for `sequence` (DART's pivots); none at layer 0. */
+  keysBefore?(): { readonly keysT: Float32Array; readonly numKvHeads: number; readonly headDim: number };
+  /** The model's final RMSNorm weight [D] (DART compares states as that norm leaves them). */
+  readonly finalNormWeight?: Float32Array;
+  /** 1 - cosine similarity [R, R] between the rows of `vectors` [R, D], in float32 (DivPrune's distances). */
+  cosineDistances?(vectors: Float32Array, rows: number): Promise<Float32Array>;
+  /** LLaVA-NeXT (anyres packing), where some methods budget differently (DART). */
+  readonly anyres?: boolean;
 }
 
 export interface TokenReducer {
@@ -65,15 +75,26 @@ export interface TokenReducer {
    * cached position). `cache-length` reproduces MustDrop's code (see algorithms.md ambiguity 17).
    */
   readonly decodePositions?: 'continue-cache' | 'cache-length';
+  /**
+   * For strategies with state over one prompt (SparseVLM's text raters, its noise stream): the
+   * strategy for this prompt, given the prompt as it enters decoder layer 0. Called once per prefill.
+   */
+  forPrompt?(input: PrefillSequence): TokenReducer;
   /** Throws OptionError when the options do not fit a decoder of `numLayers` layers. */
   checkModel(numLayers: number): void;
-  /** Boundaries (layers run before the drop) where `onBoundary` is called, ascending, in [1, numLayers). */
+  /**
+   * Boundaries (layers run before the drop) where `onBoundary` is called, ascending, in [0, numLayers);
+   * 0 is before the first layer, on the input embeddings (DivPrune).
+   */
   readonly boundaries: readonly number[];
-  /** Image tokens entering each decoder layer for `imageTokens` at the start; absent when the counts depend on the data. */
-  plannedImageTokensPerLayer?(imageTokens: number, numLayers: number): number[];
+  /**
+   * Image tokens entering each decoder layer for `imageTokens` at the start (`anyres`: on LLaVA-NeXT);
+   * absent when the counts depend on the data.
+   */
+  plannedImageTokensPerLayer?(imageTokens: number, numLayers: number, anyres?: boolean): number[];
   /** Query rows whose attention probabilities the strategy needs from the layer just before `boundary`. */
   attentionRowsBefore?(boundary: number, sequence: PrefillSequence): readonly number[] | undefined;
-  onBoundary(context: BoundaryContext): Promise<KeepPlan | undefined>;
+  onBoundary(context: BoundaryContext): Promise<ImagePlan | undefined>;
   /** Work inside the vision tower, for strategies that have some. */
   readonly vision?: VisionStage;
   /**

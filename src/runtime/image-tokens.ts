@@ -3,13 +3,18 @@
 // by their place in the current image span; this file alone applies them to the rows.
 // Legend: T current tokens, D hidden, N current image tokens.
 import { GraphError } from '../errors.js';
+import { applyTokenPlan, checkTokenPlan, isCreated, type TokenPlan } from './token-plan.js';
 
 export interface PrefillSequence {
   readonly hidden: Float32Array; // [T, D]
   readonly positions: readonly number[]; // [T]
   /** Index of the first image token in the current sequence. */
   readonly imageStart: number;
-  /** For each current image token, in sequence order, its index in the image span the decoder first saw. */
+  /**
+   * For each current image token, in sequence order, its identity: its index in the image span the
+   * decoder first saw, or for a token built between decoder layers the id it was given then (ids
+   * count on from the first span's length).
+   */
   readonly imageTokens: readonly number[];
   /** Protected image tokens (a vision stage's key set), as indices into the current image span. */
   readonly keyTokens: readonly number[];
@@ -21,39 +26,44 @@ export type PositionPolicy = 'keep-original' | 'reindex';
 /** Image tokens to keep: indices into the current image span, ascending and unique. */
 export interface KeepPlan {
   readonly keep: readonly number[];
+  /** What the strategy found on the way (pivots, pick order), copied into the stage's record. */
+  readonly detail?: Readonly<Record<string, unknown>>;
 }
 
-export function checkKeepPlan(plan: KeepPlan, imageTokenCount: number, who: string): void {
-  plan.keep.forEach((index, i) => {
-    const previous = i > 0 ? plan.keep[i - 1]! : -1;
-    if (!Number.isInteger(index) || index <= previous || index >= imageTokenCount) {
-      throw new GraphError({
-        subject: `reduction plan of ${who}`,
-        expected: `ascending unique image-token indices in [0, ${imageTokenCount})`,
-        found: `${index} at place ${i}${i > 0 ? ` after ${previous}` : ''}`,
-      });
-    }
-  });
+/** What a decoder-side strategy returns: tokens to keep, or a plan that also builds tokens. */
+export type ImagePlan = KeepPlan | TokenPlan;
+
+export function asTokenPlan(plan: ImagePlan): TokenPlan {
+  return 'keep' in plan ? { tokens: plan.keep } : plan;
 }
 
-/** The sequence with only the planned image tokens; text rows always stay. */
-export function keepImageTokens(seq: PrefillSequence, plan: KeepPlan, hiddenSize: number, policy: PositionPolicy): PrefillSequence {
+export function checkImagePlan(plan: ImagePlan, imageTokenCount: number, who: string): void {
+  checkTokenPlan(asTokenPlan(plan), imageTokenCount, who);
+}
+
+/**
+ * The sequence with the image span replaced by the plan's tokens; text rows always stay. Built
+ * tokens get the identities `firstCreatedId`, `firstCreatedId + 1`, ... in plan order, and need
+ * renumbered positions (a built token has no position of its own to keep).
+ */
+export function applyImagePlan(seq: PrefillSequence, plan: ImagePlan, hiddenSize: number, policy: PositionPolicy, firstCreatedId = Number.NaN): PrefillSequence {
+  const tokens = asTokenPlan(plan).tokens;
   const N = seq.imageTokens.length;
   const T = seq.positions.length;
+  const builds = tokens.some(isCreated);
+  if (builds && policy !== 'reindex') {
+    throw new GraphError({ subject: 'reduction plan', expected: 'renumbered positions when tokens are built', found: `position policy ${policy}` });
+  }
   const keyTokens = new Set(seq.keyTokens);
-  const rows = [
-    ...range(0, seq.imageStart),
-    ...plan.keep.map((k) => seq.imageStart + k),
-    ...range(seq.imageStart + N, T),
-  ];
-  const hidden = new Float32Array(rows.length * hiddenSize);
-  rows.forEach((row, i) => hidden.set(seq.hidden.subarray(row * hiddenSize, (row + 1) * hiddenSize), i * hiddenSize));
+  let created = 0;
+  const imageTokens = tokens.map((token) => (isCreated(token) ? firstCreatedId + created++ : seq.imageTokens[token]!));
+  const keptRows = [...range(0, seq.imageStart), ...tokens.map((t) => (isCreated(t) ? -1 : seq.imageStart + t)), ...range(seq.imageStart + N, T)];
   return {
-    hidden,
-    positions: policy === 'reindex' ? range(0, rows.length) : rows.map((row) => seq.positions[row]!),
+    hidden: applyTokenPlan(seq.hidden, hiddenSize, seq.imageStart, N, { tokens }),
+    positions: policy === 'reindex' ? range(0, keptRows.length) : keptRows.map((row) => seq.positions[row]!),
     imageStart: seq.imageStart,
-    imageTokens: plan.keep.map((k) => seq.imageTokens[k]!),
-    keyTokens: plan.keep.flatMap((k, i) => (keyTokens.has(k) ? [i] : [])),
+    imageTokens,
+    keyTokens: tokens.flatMap((t, i) => (!isCreated(t) && keyTokens.has(t) ? [i] : [])),
   };
 }
 

@@ -12,7 +12,9 @@ import {
   buildAttentionOutputGraph,
   buildLmHeadGraph,
   EMBED_WEIGHT,
+  FINAL_NORM_WEIGHT,
 } from '../models/llama/decoder.js';
+import { buildCosineDistanceGraph } from '../models/similarity.js';
 import {
   buildAttentionScoresGraph,
   buildCachedAttentionGraph,
@@ -95,6 +97,7 @@ interface DecoderLayerSessions {
 export class LlavaRuntime {
   private readonly attentionVariants = new Map<AttentionGraph, Promise<GraphSession>>();
   private scoresSession: Promise<GraphSession> | undefined;
+  private cosineSession: Promise<GraphSession> | undefined;
   /** Set by a profiler (bench --profile) to time every decoder part; null costs nothing. */
   partTimer: PartTimer | null = null;
 
@@ -110,6 +113,8 @@ export class LlavaRuntime {
     private readonly embedTable: Float32Array,
     /** LLaVA-NeXT's row-end vector [D], spliced in by the feature packing; null for LLaVA-1.5. */
     readonly imageNewline: Float32Array | null,
+    /** The final RMSNorm's weight [D] as the checkpoint holds it (strategies compare states after it). */
+    readonly finalNormWeight: Float32Array,
   ) {}
 
   /** Builds and opens every graph, one at a time so only one layer's weights are in flight. */
@@ -146,8 +151,9 @@ export class LlavaRuntime {
     const lmHead = await open('lm_head', () => buildLmHeadGraph(t, weights, plan.lmHead));
     const embedTable = weights.float32(EMBED_WEIGHT, [t.vocabSize, t.hiddenSize]);
     const imageNewline = arch.anyres ? weights.float32(IMAGE_NEWLINE_WEIGHT, [t.hiddenSize]) : null;
+    const finalNormWeight = checkpointWeights.float32(FINAL_NORM_WEIGHT, [t.hiddenSize]);
     options.onProgress?.({ done: ++done, total, label: 'embeddings' });
-    const runtime = new LlavaRuntime(arch, options, visionEmbeddings, visionLayers, projector, decoderLayers, lmHead, embedTable, imageNewline);
+    const runtime = new LlavaRuntime(arch, options, visionEmbeddings, visionLayers, projector, decoderLayers, lmHead, embedTable, imageNewline, finalNormWeight);
     // The two attention graphs every generation uses are opened now, not inside the first prefill.
     await Promise.all([runtime.attentionSession('prefill'), runtime.attentionSession('cached')]);
     return runtime;
@@ -298,6 +304,14 @@ export class LlavaRuntime {
     return out.attentions!.data as Float32Array;
   }
 
+  /** 1 - cosine similarity [R, R] between the rows of `vectors` [R, D] (models/similarity.ts). */
+  async cosineDistances(vectors: Float32Array, rows: number): Promise<Float32Array> {
+    this.cosineSession ??= GraphSession.create(buildCosineDistanceGraph(), this.settings);
+    const session = await this.cosineSession;
+    const out = await this.timed('scores', 0, () => session.run({ vectors: floatTensor(vectors, [rows, vectors.length / rows]) }));
+    return out.distances!.data as Float32Array;
+  }
+
   /** hidden rows [R, D] -> logits [R, V]. */
   async logits(hidden: Float32Array, rows: number): Promise<Float32Array> {
     const out = await this.timed('lm-head', this.arch.text.numLayers, () =>
@@ -311,6 +325,7 @@ export class LlavaRuntime {
       ...this.weightSessions,
       ...(await Promise.all(this.attentionVariants.values())),
       ...(this.scoresSession ? [await this.scoresSession] : []),
+      ...(this.cosineSession ? [await this.cosineSession] : []),
     ];
     await Promise.all(sessions.map((s) => s.release()));
   }

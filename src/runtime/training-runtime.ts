@@ -24,7 +24,7 @@ import { PROJECTOR_PREFIX } from '../models/llava/projector.js';
 import { llavaTensorList } from '../models/llava/tensor-list.js';
 import { buildTrainingBackward, buildTrainingForward, gradName, type BackwardOptions, type TrainingBodyBuilder } from '../models/training-graph.js';
 import type { GraphBuilder } from '../onnx/builder.js';
-import { checkKeepPlan, type KeepPlan } from './image-tokens.js';
+import { checkImagePlan, type KeepPlan } from './image-tokens.js';
 import { floatTensor, GraphSession, int64Tensor, type Feeds, type SessionSettings } from './session.js';
 import * as ort from 'onnxruntime-node';
 
@@ -474,7 +474,7 @@ export class TrainingRuntime {
       const plan = plans[b];
       const N = row.imageTokens.length;
       if (!plan || row.imageStart < 0) return range(0, row.length);
-      checkKeepPlan(plan, N, `the boundary hook after ${layer} layers, row ${b}`);
+      checkImagePlan(plan, N, `the boundary hook after ${layer} layers, row ${b}`);
       return [...range(0, row.imageStart), ...plan.keep.map((k) => row.imageStart + k), ...range(row.imageStart + N, row.length)];
     });
     const T = Math.max(...kept.map((k) => k.length));

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { GraphError } from '../errors.js';
-import type { ReductionRecord } from '../generate/prefill.js';
+import { stageEntry, type RecordToken, type ReductionRecord } from '../generate/reduction-record.js';
 import type { RgbImage } from '../image/index.js';
 import { drawStages, layout, patchRect } from './draw-stages.js';
 import type { NextTokenLayout } from './next-tokens.js';
@@ -26,51 +26,65 @@ const REST = Array.from({ length: 36 }, (_, p) => p).filter((p) => !WIN0.include
 /** Post-merge order as MustDrop makes it: merged windows first, then the rest; 20 tokens. */
 const ORDER = [WIN0, WIN3, ...REST.map((p) => [p])];
 
-/** Keys: token 1 (merged window 3) and token 5 (patch REST[3] = 9). */
-function record(stages: { afterLayer: number; keptImageTokens: number[] }[], classTokens = 0): ReductionRecord {
+/** The vision stage's order: the two windows as built tokens s1c0, s1c1, then the rest as originals (shifted past a class token). */
+function visionOrder(classTokens: number): RecordToken[] {
+  return [...(classTokens ? [0] : []), 's1c0', 's1c1', ...REST.map((p) => p + classTokens)];
+}
+
+/**
+ * A MustDrop record: the vision stage, then decoder stages given as places in the span the decoder
+ * first saw. Keys: token 1 (merged window 3) and token 5 (patch REST[3] = 9).
+ */
+function record(stages: { afterLayer: number; firstSpan: number[] }[], classTokens = 0): ReductionRecord {
+  const first = visionOrder(classTokens);
+  const shifted = (patches: number[]) => patches.map((p) => p + classTokens);
   return {
     strategy: 'mustdrop',
     options: { window: 3 },
-    stages,
+    stages: [
+      stageEntry({ where: 'vision' }, first, [
+        { id: 's1c0', members: shifted(WIN0) },
+        { id: 's1c1', members: shifted(WIN3) },
+      ]),
+      ...stages.map(({ afterLayer, firstSpan }) => stageEntry({ afterLayer }, firstSpan.map((t) => first[t]!), [])),
+    ],
     imageTokensPerLayer: [classTokens + 20, classTokens + 20, classTokens + 20],
     vision: { mergedWindows: [0, 3], imageTokenOrder: ORDER, keySet: [1 + classTokens, 5 + classTokens] },
   };
+}
+
+/** A decoder-only record (FastV, PyramidDrop): stages keep originals. */
+function plainRecord(strategy: string, stages: { afterLayer: number; kept: number[] }[], imageTokensPerLayer: number[]): ReductionRecord {
+  return { strategy, options: {}, stages: stages.map(({ afterLayer, kept }) => stageEntry({ afterLayer }, kept, [])), imageTokensPerLayer };
 }
 
 const GRID = { imageTokens: 36, classTokens: 0 };
 const sorted = (patches: readonly number[]) => [...patches].sort((a, b) => a - b);
 
 describe('tokenPatches', () => {
-  it('maps a merged token to the nine patches of its window and an unmerged one to its patch', () => {
-    const patchesOf = tokenPatches(record([]), GRID);
-    assert.deepEqual(patchesOf(0), WIN0);
-    assert.deepEqual(patchesOf(1), WIN3);
-    assert.deepEqual([2, 5, 19].map(patchesOf), [[3], [9], [32]]);
-  });
-
-  it('maps tokens to themselves without a vision stage', () => {
-    const patchesOf = tokenPatches({ strategy: 'fastv', options: {}, stages: [], imageTokensPerLayer: [36] }, GRID);
+  it('maps original tokens to their patches', () => {
+    const patchesOf = tokenPatches(plainRecord('fastv', [], [36]), GRID);
     assert.deepEqual([0, 7, 35].map(patchesOf), [[0], [7], [35]]);
   });
 
   it('gives a class token no patch and shifts the rest by one', () => {
     const patchesOf = tokenPatches(record([], 1), { imageTokens: 37, classTokens: 1 });
     assert.deepEqual(patchesOf(0), []);
-    assert.deepEqual(patchesOf(1), WIN0);
-    assert.deepEqual(patchesOf(20), [32]);
+    assert.deepEqual(patchesOf(1), [0]);
+    assert.deepEqual(patchesOf(36), [35]);
   });
 
-  it('refuses indices past the image tokens and a record whose counts disagree with the order', () => {
-    assert.throws(() => tokenPatches(record([]), GRID)(20), GraphError);
+  it('refuses indices past the image tokens and a record whose counts disagree with the first span', () => {
+    assert.throws(() => tokenPatches(record([]), GRID)(36), GraphError);
     assert.throws(() => tokenPatches({ ...record([]), imageTokensPerLayer: [21] }, GRID), GraphError);
   });
 });
 
 describe('stagePanels', () => {
   const reduction = record([
-    { afterLayer: 3, keptImageTokens: [0, 1, 5, 7] },
-    { afterLayer: 7, keptImageTokens: [1, 5] },
-    { afterLayer: 11, keptImageTokens: [0, 7] },
+    { afterLayer: 3, firstSpan: [0, 1, 5, 7] },
+    { afterLayer: 7, firstSpan: [1, 5] },
+    { afterLayer: 11, firstSpan: [0, 7] },
   ]);
   const { panels, legend } = stagePanels(reduction, GRID);
 
@@ -129,7 +143,7 @@ describe('stagePanels', () => {
   });
 
   it('marks no key and adds no legend or key counts without a vision stage (FastV, PyramidDrop)', () => {
-    const plain = stagePanels({ strategy: 'fastv', options: {}, stages: [{ afterLayer: 2, keptImageTokens: [0, 4] }], imageTokensPerLayer: [36, 36, 2] }, GRID);
+    const plain = stagePanels(plainRecord('fastv', [{ afterLayer: 2, kept: [0, 4] }], [36, 36, 2]), GRID);
     assert.deepEqual(plain.legend, []);
     assert.deepEqual(
       plain.panels.map((p) => [p.keptPatches, p.marked ?? [], p.caption]),
@@ -141,7 +155,7 @@ describe('stagePanels', () => {
   });
 
   it('drops the class token from the kept patches under the full feature selection', () => {
-    const { panels: full } = stagePanels(record([{ afterLayer: 1, keptImageTokens: [0, 2] }], 1), { imageTokens: 37, classTokens: 1 });
+    const { panels: full } = stagePanels(record([{ afterLayer: 1, firstSpan: [0, 2] }], 1), { imageTokens: 37, classTokens: 1 });
     assert.deepEqual(full[1]!.caption, 'vision: 2 windows merged (37 -> 21), 2 key tokens');
     assert.deepEqual(full[2]!.keptPatches, WIN3);
     assert.deepEqual(full[2]!.marked, [WIN3]);
@@ -153,12 +167,7 @@ const NEXT: NextTokenLayout = { patchesPerSide: 2, tileRows: 2, tileCols: 2, gri
 const NEXT_GRID = { imageTokens: 14, classTokens: 0, next: NEXT };
 
 describe('stagePanels on LLaVA-NeXT', () => {
-  const pdrop = (kept: number[], grid = NEXT_GRID): ReductionRecord => ({
-    strategy: 'pdrop',
-    options: {},
-    stages: [{ afterLayer: 1, keptImageTokens: kept }],
-    imageTokensPerLayer: [grid.imageTokens, kept.length],
-  });
+  const pdrop = (kept: number[], grid = NEXT_GRID): ReductionRecord => plainRecord('pdrop', [{ afterLayer: 1, kept }], [grid.imageTokens, kept.length]);
 
   it('maps base and tile tokens to their drawn patches and newlines to none', () => {
     const patchesOf = tokenPatches(pdrop([]), NEXT_GRID);
@@ -194,10 +203,12 @@ describe('stagePanels on LLaVA-NeXT', () => {
   it("counts every flat crop's merged windows and names the flat layout", () => {
     // Five crops of four patches, each merging its patches 0 and 1: 15 tokens.
     const order = Array.from({ length: 5 }, (_, c) => [[4 * c, 4 * c + 1], [4 * c + 2], [4 * c + 3]]).flat();
+    const first: RecordToken[] = Array.from({ length: 5 }, (_, c) => [`s1c${c}`, 4 * c + 2, 4 * c + 3]).flat();
+    const built = Array.from({ length: 5 }, (_, c) => ({ id: `s1c${c}`, members: [4 * c, 4 * c + 1] }));
     const record: ReductionRecord = {
       strategy: 'mustdrop',
       options: {},
-      stages: [{ afterLayer: 1, keptImageTokens: [0, 4] }],
+      stages: [stageEntry({ where: 'vision' }, first, built), stageEntry({ afterLayer: 1 }, ['s1c0', 6], [])],
       imageTokensPerLayer: [15, 15, 2],
       vision: { mergedWindows: [0], mergedWindowsPerCrop: [[0], [0], [0], [0], [0]], imageTokenOrder: order, keySet: [0] },
     };

@@ -5,7 +5,7 @@
 // patches (`vision.imageTokenOrder`), so a kept merged token keeps all of its patches clear. On
 // LLaVA-NeXT a token is a base or tile patch, or a row's newline, which has no patch: captions count those.
 import { GraphError } from '../errors.js';
-import type { ReductionRecord } from '../generate/prefill.js';
+import type { RecordToken, ReductionRecord, ReductionStage } from '../generate/reduction-record.js';
 import type { LegendEntry, StagePanel } from './draw-stages.js';
 import { NEXT_PADDING_LABEL, nextDrawnPatch } from './next-picture.js';
 import { nextImageTokens, nextTokenPlace, type NextTokenLayout } from './next-tokens.js';
@@ -31,29 +31,31 @@ export interface Panels {
 }
 
 /**
- * The patches each image token the decoder first saw stands for: none for a class token or a
- * LLaVA-NeXT newline, its `imageTokenOrder` entry after a merge, else the one patch in raster order
- * (on LLaVA-NeXT, the drawn base or tile patch).
+ * The patches an original image token stands for (the record's original order): none for a class
+ * token or a LLaVA-NeXT newline, else its one patch in raster order (on LLaVA-NeXT, the drawn base
+ * or tile patch; in a vision-stage method's flat crops, crop c's patch p is c x patches + p).
  */
 export function tokenPatches(reduction: ReductionRecord, grid: TokenGrid): (token: number) => readonly number[] {
   const { next } = grid;
+  const vision = visionStage(reduction) ?? reduction.vision;
   if (next) {
-    // The engine merges no LLaVA-NeXT tokens, and the grid's count must be the packing's.
-    if (reduction.vision || grid.classTokens !== 0 || grid.imageTokens !== nextImageTokens(next)) {
+    // The packed layout: no vision stage reorders it, and the grid's count must be the packing's.
+    if (vision || grid.classTokens !== 0 || grid.imageTokens !== nextImageTokens(next)) {
       throw new GraphError({
         subject: `${reduction.strategy} reduction record on LLaVA-NeXT`,
         expected: `no vision stage and ${nextImageTokens(next)} image tokens, no class token`,
-        found: `${reduction.vision ? 'a vision stage' : 'no vision stage'}, ${grid.imageTokens} image tokens, ${grid.classTokens} class tokens`,
+        found: `${vision ? 'a vision stage' : 'no vision stage'}, ${grid.imageTokens} image tokens, ${grid.classTokens} class tokens`,
       });
     }
   }
-  const order = reduction.vision?.imageTokenOrder;
-  const tokens = order ? grid.classTokens + order.length : grid.imageTokens;
-  // The record's own count of image tokens entering layer 0 must agree, or every index would be off.
-  const entering = reduction.imageTokensPerLayer[0];
-  if (entering !== undefined && entering !== tokens) {
-    throw new GraphError({ subject: `${reduction.strategy} reduction record`, expected: `${tokens} image tokens entering layer 0`, found: String(entering) });
+  // The record's own count of image tokens entering layer 0 must agree with the first span, or every
+  // index would be off (unless a stage before layer 0, DivPrune's, already cut them).
+  const firstSpan = visionStage(reduction)?.order.length ?? grid.imageTokens;
+  const entering = reduction.stages.some((stage) => stage.afterLayer === 0) ? undefined : reduction.imageTokensPerLayer[0];
+  if (entering !== undefined && entering !== firstSpan) {
+    throw new GraphError({ subject: `${reduction.strategy} reduction record`, expected: `${firstSpan} image tokens entering layer 0`, found: String(entering) });
   }
+  const tokens = grid.imageTokens;
   return (token) => {
     if (!Number.isInteger(token) || token < 0 || token >= tokens) {
       throw new GraphError({ subject: `${reduction.strategy} reduction record`, expected: `image token indices in 0..${tokens - 1}`, found: String(token) });
@@ -62,10 +64,32 @@ export function tokenPatches(reduction: ReductionRecord, grid: TokenGrid): (toke
       const patch = nextDrawnPatch(nextTokenPlace(token, next), next);
       return patch === null ? [] : [patch];
     }
-    if (token < grid.classTokens) return [];
-    const patch = token - grid.classTokens;
-    return order ? order[patch]! : [patch];
+    return token < grid.classTokens ? [] : [token - grid.classTokens];
   };
+}
+
+/** The record's vision-side stage, if any. */
+function visionStage(reduction: ReductionRecord): ReductionStage | undefined {
+  return reduction.stages.find((stage) => stage.where === 'vision');
+}
+
+/** The patches each token of a stage's `order` stands for: built tokens through their members, "cls" none. */
+function recordTokenPatches(reduction: ReductionRecord, grid: TokenGrid): (token: RecordToken) => readonly number[] {
+  const patchesOf = tokenPatches(reduction, grid);
+  const members = new Map(reduction.stages.flatMap((stage) => stage.created.map((c) => [c.id, c.members] as const)));
+  return (token) => {
+    if (typeof token === 'number') return patchesOf(token);
+    const merged = members.get(token);
+    if (merged) return merged.flatMap(patchesOf);
+    if (token === 'cls') return [];
+    throw new GraphError({ subject: `${reduction.strategy} reduction record`, expected: 'an original index, a built token id or "cls"', found: JSON.stringify(token) });
+  };
+}
+
+/** A stage's image pivots (DART's `detail.imagePivots`, original image-token indices), else none. */
+function imagePivots(detail: Readonly<Record<string, unknown>> | undefined): number[] {
+  const pivots = detail?.imagePivots;
+  return Array.isArray(pivots) ? pivots.filter((p): p is number => Number.isInteger(p)) : [];
 }
 
 /** `part` of `whole` in percent, one decimal, no trailing ".0". */
@@ -79,40 +103,47 @@ function plural(n: number, word: string): string {
 
 /** The panels for `reduction` and, with a vision stage, the legend explaining them. */
 export function stagePanels(reduction: ReductionRecord, grid: TokenGrid): Panels {
-  const patchesOf = tokenPatches(reduction, grid);
+  const patchesOf = recordTokenPatches(reduction, grid);
   const vision = reduction.vision;
-  const keys = vision?.keySet ?? [];
+  const entry = visionStage(reduction);
+  // Key tokens are places in the first span: named through the vision stage's order.
+  const keys: RecordToken[] = (vision?.keySet ?? []).map((k) => entry?.order[k] ?? k);
   // Groups, not patches: one outline per merged token and one mark per key token, however many
   // patches it stands for. A key on a class token (no patch) has nothing to mark.
-  const outlinedAmong = (tokens: readonly number[]) => tokens.map(patchesOf).filter((patches) => patches.length > 1);
-  const markedAmong = (tokens: readonly number[]) => tokens.map(patchesOf).filter((patches) => patches.length > 0);
+  const outlinedAmong = (tokens: readonly RecordToken[]) => tokens.map(patchesOf).filter((patches) => patches.length > 1);
+  const markedAmong = (tokens: readonly RecordToken[]) => tokens.map(patchesOf).filter((patches) => patches.length > 0);
   const panels: StagePanel[] = [{ keptPatches: null, caption: allCaption(grid) }];
-  if (vision) {
-    const after = grid.classTokens + vision.imageTokenOrder.length;
-    const all = Array.from({ length: after }, (_, t) => t);
+  if (vision && entry) {
+    const after = entry.order.length;
     // On LLaVA-NeXT every crop merges its own windows; `mergedWindows` holds the base crop's only.
     const windows = vision.mergedWindowsPerCrop?.flat().length ?? vision.mergedWindows.length;
     panels.push({
       keptPatches: null,
-      outlined: outlinedAmong(all),
+      outlined: outlinedAmong(entry.order),
       marked: markedAmong(keys),
       caption: `vision: ${plural(windows, 'window')} merged (${grid.imageTokens} -> ${after}), ${plural(keys.length, 'key token')}`,
     });
   }
-  for (const stage of reduction.stages) {
-    const kept = stage.keptImageTokens;
+  const decoderStages = reduction.stages.filter((stage) => stage.afterLayer !== undefined);
+  let pivotsShown = false;
+  for (const stage of decoderStages) {
+    const kept = stage.order;
     const keptSet = new Set(kept);
     const keysKept = keys.filter((k) => keptSet.has(k));
-    const caption = `after ${plural(stage.afterLayer, 'layer')}: ${kept.length} kept (${percent(kept.length, grid.imageTokens)})`;
-    const details = grid.next ? [nextKeptCounts(kept, grid.next)] : vision && keys.length > 0 ? [`${keysKept.length} of ${plural(keys.length, 'key token')}`] : [];
+    const pivots = imagePivots(stage.detail);
+    pivotsShown ||= pivots.length > 0;
+    const where = stage.afterLayer === 0 ? 'before the decoder' : `after ${plural(stage.afterLayer!, 'layer')}`;
+    const caption = `${where}: ${kept.length} kept (${percent(kept.length, grid.imageTokens)})`;
+    const details = grid.next ? [nextKeptCounts(stage.keptImageTokens, grid.next)] : vision && keys.length > 0 ? [`${keysKept.length} of ${plural(keys.length, 'key token')}`] : [];
     panels.push({
       keptPatches: kept.flatMap(patchesOf),
       outlined: outlinedAmong(kept),
-      marked: markedAmong(keysKept),
+      marked: markedAmong([...keysKept, ...pivots]),
       caption: [caption, ...details].join(', '),
     });
   }
-  const dropped: LegendEntry[] = reduction.stages.length > 0 ? [{ swatch: 'dimmed', label: 'dropped' }] : [];
+  const dropped: LegendEntry[] = decoderStages.length > 0 ? [{ swatch: 'dimmed', label: 'dropped' }] : [];
+  const pivotMark: LegendEntry[] = pivotsShown ? [{ swatch: 'mark', label: 'image pivot (DART: largest key L1 norm)' }] : [];
   const next = grid.next;
   let legend: LegendEntry[] = [];
   if (vision) {
@@ -123,7 +154,9 @@ export function stagePanels(reduction: ReductionRecord, grid: TokenGrid): Panels
     ];
   } else if (next) {
     const padded = next.grid.height < next.tileRows * next.patchesPerSide || next.grid.width < next.tileCols * next.patchesPerSide;
-    legend = [...(padded ? [{ swatch: 'hatched' as const, label: NEXT_PADDING_LABEL }] : []), ...dropped];
+    legend = [...(padded ? [{ swatch: 'hatched' as const, label: NEXT_PADDING_LABEL }] : []), ...pivotMark, ...dropped];
+  } else if (pivotsShown) {
+    legend = [...pivotMark, ...dropped];
   }
   return { panels, legend };
 }

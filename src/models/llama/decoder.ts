@@ -12,6 +12,8 @@ import { linear } from '../linear.js';
 import { vectorWeight, type WeightSource } from '../weights.js';
 
 export const DECODER_PREFIX = 'language_model.model';
+/** The decoder's final RMSNorm, applied before lm_head. */
+export const FINAL_NORM_WEIGHT = `${DECODER_PREFIX}.norm.weight`;
 export const LM_HEAD_WEIGHT = 'language_model.lm_head.weight';
 export const EMBED_WEIGHT = `${DECODER_PREFIX}.embed_tokens.weight`;
 
@@ -95,7 +97,7 @@ export function buildLmHeadGraph(t: TextArch, w: WeightSource, encoding: LinearE
   const g = new GraphBuilder('lm_head');
   const op = new Ops(g);
   const hidden = g.input('hidden', 'float32', ['R', t.hiddenSize]);
-  const normed = rmsNorm(op, g, hidden, vectorWeight(g, w, `${DECODER_PREFIX}.norm.weight`, t.hiddenSize), t.rmsNormEps);
+  const normed = rmsNorm(op, g, hidden, vectorWeight(g, w, FINAL_NORM_WEIGHT, t.hiddenSize), t.rmsNormEps);
   const headName = t.tieWordEmbeddings ? EMBED_WEIGHT : LM_HEAD_WEIGHT;
   g.output(linear(g, op, w, headName, normed, t.vocabSize, t.hiddenSize, encoding), 'logits', 'float32', ['R', t.vocabSize]);
   return g;
