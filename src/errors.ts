@@ -61,6 +61,11 @@ export class OptionError extends VisdropError {
   readonly code = 'E_OPTION';
 }
 
+/** An evaluation data set or answers file is missing, of the wrong layout or task, or corrupt. */
+export class DataError extends VisdropError {
+  readonly code = 'E_DATA';
+}
+
 /** A graph was built or fed inconsistently: a bug in visdrop rather than in the user's input. */
 export class GraphError extends VisdropError {
   readonly code = 'E_GRAPH';

@@ -1,8 +1,9 @@
-// The `visdrop` commands: generate, demo, make-tiny, bench, flops, show, cache.
+// The `visdrop` commands: generate, demo, make-tiny, bench, flops, show, cache, eval.
 import { Command } from 'commander';
 import { registerBenchCommand } from './bench-command.js';
 import { registerCacheCommand } from './cache-command.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerEvalCommand } from './eval-command.js';
 import { registerFlopsCommand } from './flops-command.js';
 import { registerGenerateCommand } from './generate-command.js';
 import { registerMakeTinyCommand } from './make-tiny-command.js';
@@ -19,5 +20,6 @@ registerBenchCommand(program);
 registerFlopsCommand(program);
 registerShowCommand(program);
 registerCacheCommand(program);
+registerEvalCommand(program);
 
 program.parseAsync(process.argv).catch(reportError);
