@@ -22,9 +22,10 @@ export const gqaTask: EvalTask = {
     const layout = detectLayout(path, 'gqa', QUESTIONS);
     const questions: EvalQuestion<string>[] = [];
     if (layout.kind === 'llava') {
+      const llavaQuestions = readLlavaQuestions(join(layout.dir, QUESTIONS));
       const officialFile = join(layout.dir, 'data', 'testdev_balanced_questions.json');
       const official = readJson(officialFile, 'GQA testdev_balanced questions') as Record<string, Record<string, unknown>>;
-      for (const q of readLlavaQuestions(join(layout.dir, QUESTIONS))) {
+      for (const q of llavaQuestions) {
         const entry = official[String(q.questionId)];
         if (!entry) throw new DataError({ subject: q.where, expected: `question ${q.questionId} in ${officialFile}`, found: 'none' });
         const truth = field(entry, 'answer', 'string', `${officialFile}: ${q.questionId}`);
