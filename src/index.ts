@@ -33,3 +33,22 @@ export { pyramidDrop, pyramidDropKept, type PyramidDropOptions } from './reduce/
 export type { ReductionRecord, ReductionStage } from './generate/prefill.js';
 export { WEIGHT_FORMATS, Q4_BLOCK_SIZES, type WeightFormat } from './quant/format.js';
 export { STRATEGY_NAMES, strategyNames, reducerFromFlags, type ReduceFlags, type StrategyName } from './reduce/registry.js';
+export { DataError } from './errors.js';
+export {
+  runEval,
+  runSweep,
+  scoreAnswers,
+  readAnswers,
+  evalTask,
+  sweepSettings,
+  EVAL_TASKS,
+  TASK_NAMES,
+  type AnswerLine,
+  type EvalTask,
+  type EvalQuestion,
+  type TaskData,
+  type TaskScore,
+  type RunIdentity,
+  type SweepSetting,
+  type SweepRow,
+} from './eval/index.js';
