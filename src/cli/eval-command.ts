@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { countFlops } from '../flops/index.js';
-import { loadModel, OptionError, type LlavaModel } from '../index.js';
+import { loadLlavaConfig, loadModel, OptionError, type LlavaModel } from '../index.js';
 import { WEIGHT_FORMATS, type WeightFormat } from '../quant/format.js';
 import { reducerFromFlags, strategyNames, type ReduceFlags } from '../reduce/registry.js';
 import type { TokenReducer } from '../reduce/types.js';
@@ -230,9 +230,11 @@ async function scoreAction(flags: ScoreFlags): Promise<void> {
 async function sweepAction(flags: SweepFlags): Promise<void> {
   const task = evalTask(flags.task);
   const methods = ['none', ...(flags.reduce ?? '').split(',').map((m) => m.trim()).filter((m) => m !== 'none' && m !== '')];
+  // Settings and data are checked before the (slow) model load.
+  const arch = loadLlavaConfig(flags.model);
+  const settings = sweepSettings(methods, flags.budgets ?? DEFAULT_BUDGETS, arch.text.numLayers, arch.imageTokensPerImage);
   const data = await task.load(flags.data);
   const model = await openModel(flags);
-  const settings = sweepSettings(methods, flags.budgets ?? DEFAULT_BUDGETS, model.arch.text.numLayers, model.arch.imageTokensPerImage);
   const outDir = flags.outDir ?? `eval-sweep-${task.name}`;
   const bar = evalProgressBar(!flags.json, task.name);
   try {
