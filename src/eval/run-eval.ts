@@ -87,7 +87,7 @@ function keptPerStage(imageTokens: number, reduction: ReductionRecord | null): n
 }
 
 export async function runEval(options: RunEvalOptions): Promise<EvalRunResult> {
-  const { model, task, data, answersFile, identity } = options;
+  const { task, data, answersFile, identity } = options;
   const selected = options.limit !== undefined ? data.questions.slice(0, options.limit) : data.questions;
   const existing = readAnswers(answersFile);
   checkSameRun(existing.answers, identity, answersFile);

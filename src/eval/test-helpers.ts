@@ -2,7 +2,7 @@
 // playground/data/eval/<name>/ files, the official annotation files, Hugging Face parquet files with
 // embedded images, and the synth set. Images are tiny solid-colour PNGs.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import sharp from 'sharp';
 import { parquetWriteFile } from 'hyparquet-writer';
 

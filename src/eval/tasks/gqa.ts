@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import { DataError } from '../../errors.js';
 import { field, readJson } from '../data/files.js';
 import { gqaCorrect } from '../metrics/exact-match.js';
-import { parquetFiles, readParquet } from '../data/parquet.js';
-import { imageBytes } from '../data/parquet.js';
+import { imageBytes, parquetFiles, readParquet } from '../data/parquet.js';
 import { detectLayout, readLlavaQuestions } from './layout.js';
 import { defaultAnswerKey, idPromptKey, mean, percent, SHORT_ANSWER, type EvalQuestion, type EvalTask, type TaskData, type ImageRef } from './types.js';
 

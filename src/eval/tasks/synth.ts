@@ -2,13 +2,13 @@
 // category}, images in DIR/images/. The text is the whole user message (it already asks for a
 // single word or phrase). Exact match after the official VQA normaliser against the one answer,
 // overall and per category; score = overall accuracy in %.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError } from '../../errors.js';
 import { field } from '../data/files.js';
 import { synthCorrect } from '../metrics/exact-match.js';
 import { readLlavaQuestions } from './layout.js';
 import { defaultAnswerKey, idPromptKey, mean, percent, type EvalQuestion, type EvalTask, type TaskData } from './types.js';
-import { existsSync } from 'node:fs';
 
 interface SynthTruth {
   readonly answer: string;
