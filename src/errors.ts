@@ -61,7 +61,7 @@ export class OptionError extends VisdropError {
   readonly code = 'E_OPTION';
 }
 
-/** Training data cannot be used: a malformed dataset file, a bad sample, a missing image. */
+/** Data cannot be used: a malformed training or evaluation file, a bad sample, a missing image, an answers file for another task, a corrupt parquet file. */
 export class DataError extends VisdropError {
   readonly code = 'E_DATA';
 }

@@ -56,3 +56,21 @@ export {
 } from './runtime/training-runtime.js';
 export { train, type TrainEvent, type LossRuntime, type RuntimeFactory } from './train/train.js';
 export { STAGES, TRAINABLE_PARTS, type Stage, type TrainablePart, type TrainOptions } from './train/options.js';
+export {
+  runEval,
+  runSweep,
+  scoreAnswers,
+  readAnswers,
+  evalTask,
+  sweepSettings,
+  EVAL_TASKS,
+  TASK_NAMES,
+  type AnswerLine,
+  type EvalTask,
+  type EvalQuestion,
+  type TaskData,
+  type TaskScore,
+  type RunIdentity,
+  type SweepSetting,
+  type SweepRow,
+} from './eval/index.js';

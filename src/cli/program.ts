@@ -1,9 +1,10 @@
-// The `visdrop` commands: generate, demo, make-tiny, bench, flops, show, cache, train, synth, convert.
+// The `visdrop` commands: generate, demo, make-tiny, bench, flops, show, cache, train, synth, convert, eval.
 import { Command } from 'commander';
 import { registerBenchCommand } from './bench-command.js';
 import { registerCacheCommand } from './cache-command.js';
 import { registerConvertCommand } from './convert-command.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerEvalCommand } from './eval-command.js';
 import { registerFlopsCommand } from './flops-command.js';
 import { registerGenerateCommand } from './generate-command.js';
 import { registerMakeTinyCommand } from './make-tiny-command.js';
@@ -25,5 +26,6 @@ registerCacheCommand(program);
 registerTrainCommand(program);
 registerSynthCommand(program);
 registerConvertCommand(program);
+registerEvalCommand(program);
 
 program.parseAsync(process.argv).catch(reportError);
