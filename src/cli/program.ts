@@ -1,4 +1,4 @@
-// The `visdrop` commands: generate, demo, make-tiny, bench, flops, show, cache.
+// The `visdrop` commands: generate, demo, make-tiny, bench, flops, show, cache, serve.
 import { Command } from 'commander';
 import { registerBenchCommand } from './bench-command.js';
 import { registerCacheCommand } from './cache-command.js';
@@ -7,6 +7,7 @@ import { registerFlopsCommand } from './flops-command.js';
 import { registerGenerateCommand } from './generate-command.js';
 import { registerMakeTinyCommand } from './make-tiny-command.js';
 import { reportError } from './run-command.js';
+import { registerServeCommand } from './serve-command.js';
 import { registerShowCommand } from './show-command.js';
 
 const program = new Command('visdrop')
@@ -19,5 +20,6 @@ registerBenchCommand(program);
 registerFlopsCommand(program);
 registerShowCommand(program);
 registerCacheCommand(program);
+registerServeCommand(program);
 
 program.parseAsync(process.argv).catch(reportError);
