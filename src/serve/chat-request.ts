@@ -70,6 +70,22 @@ export function fieldName(path: readonly PropertyKey[]): string {
   return path.reduce<string>((name, key) => (typeof key === 'number' ? `${name}[${key}]` : name ? `${name}.${String(key)}` : String(key)), '');
 }
 
+interface Issue {
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+}
+
+/**
+ * The issue to report: inside a union (content as a string or a list of parts), the branch that got
+ * furthest into the value, so `messages[0].content[0].type` is named rather than `content`.
+ */
+function deepestIssue(issue: z.core.$ZodIssue): Issue {
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return issue;
+  const branches = issue.errors.flatMap((branch) => (branch[0] ? [deepestIssue(branch[0])] : []));
+  const deepest = branches.reduce((a, b) => (b.path.length > a.path.length ? b : a), branches[0]!);
+  return deepest.path.length === 0 ? issue : { path: [...issue.path, ...deepest.path], message: deepest.message };
+}
+
 const UNSUPPORTED: Readonly<Record<string, string>> = {
   n: '1 (one choice per request)',
   logprobs: 'false (log probabilities are not returned)',
@@ -82,7 +98,7 @@ export function parseChatRequest(body: unknown): ChatRequest {
   }
   const parsed = chatRequestSchema.safeParse(body);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+    const issue = deepestIssue(parsed.error.issues[0]!);
     const param = fieldName(issue.path) || 'request body';
     const top = String(issue.path[0] ?? '');
     if (UNSUPPORTED[top]) throw invalidRequest(param, UNSUPPORTED[top], JSON.stringify((body as Record<string, unknown>)[top]), 'unsupported_parameter');

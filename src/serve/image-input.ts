@@ -99,7 +99,8 @@ export async function checkImageHeader(bytes: Uint8Array, param: string, maxPixe
   if (bytes.length === 0) throw invalidRequest(param, 'image bytes', 'an empty image');
   let meta: Metadata;
   try {
-    meta = await sharp(bytes, { limitInputPixels: maxPixels }).metadata();
+    // No pixel limit here: metadata decodes no pixels, and the check below names the dimensions.
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (error) {
     throw invalidRequest(param, 'an image sharp can decode (JPEG, PNG, WebP, ...)', (error as Error).message, 'invalid_image');
   }

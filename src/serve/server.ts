@@ -69,6 +69,8 @@ export class VisdropServer {
   ) {
     this.scheduler = new RequestScheduler(options);
     this.app = Fastify({ bodyLimit: options.maxBodyBytes, logger: false });
+    // JSON only: other media types get 415.
+    this.app.removeContentTypeParser('text/plain');
     const pages = Object.fromEntries(Object.entries(PAGE_FILES).map(([route, file]) => [route, readFileSync(new URL(file, PAGE_DIR), 'utf8')]));
     this.app.setErrorHandler((error, _request, reply) => this.sendError(reply, this.fromFastify(error)));
     this.app.setNotFoundHandler((request, reply) =>

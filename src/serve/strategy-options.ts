@@ -90,14 +90,20 @@ export function chooseStrategy(visdrop: Readonly<Record<string, unknown>> | unde
     return { name: names[0]!, flags, reducer, picture };
   } catch (error) {
     if (error instanceof VisdropError) {
-      throw invalidRequest(requestKey(error.subject, keys), error.expected, error.found);
+      throw invalidRequest(requestKey(error.subject, keys, Object.keys(visdrop ?? {})), error.expected, error.found);
     }
     throw error;
   }
 }
 
-/** The request key an error's subject names in the CLI's words ("--pdrop-layers", "pdrop layers", "--reduce pdrop"), else `visdrop`. */
-function requestKey(subject: string, keys: readonly StrategyOptionKey[]): string {
+/**
+ * The request key an error's subject names in the CLI's words ("--pdrop-layers", "pdrop layers",
+ * "--reduce pdrop"; "--fastv-*": the request's first fastv_ key), else `visdrop`.
+ */
+function requestKey(subject: string, keys: readonly StrategyOptionKey[], given: readonly string[]): string {
+  const family = /^--(.+)-\*$/.exec(subject)?.[1];
+  const familyKey = family === undefined ? undefined : given.find((key) => key.startsWith(`${family}_`));
+  if (familyKey) return `visdrop.${familyKey}`;
   const words = subject.replace(/^--/, '').split(/[\s-]+/);
   for (let n = words.length; n > 0; n--) {
     const key = words.slice(0, n).join('_');
