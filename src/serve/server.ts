@@ -58,7 +58,8 @@ function sha256(text: string): Buffer {
 export class VisdropServer {
   readonly app: FastifyInstance;
   private readonly scheduler: RequestScheduler;
-  private readonly inFlight = new Set<AbortController>();
+  /** Admitted requests' abort controllers, with the handler's promise to wait for on shutdown. */
+  private readonly inFlight = new Map<AbortController, Promise<void>>();
   private completed = 0;
   private disconnected = 0;
   private readonly rejected: Record<string, number> = {};
@@ -95,7 +96,12 @@ export class VisdropServer {
       if (request.params.id !== options.modelId) throw new ApiError(404, 'invalid_request_error', `model: expected ${JSON.stringify(options.modelId)}, found ${JSON.stringify(request.params.id)}`, 'model', 'model_not_found');
       return this.modelEntry();
     });
-    this.app.post('/v1/chat/completions', (request, reply) => this.chatCompletion(request, reply));
+    this.app.post('/v1/chat/completions', (request, reply) => {
+      const controller = new AbortController();
+      const handled = this.chatCompletion(request, reply, controller).finally(() => this.inFlight.delete(controller));
+      this.inFlight.set(controller, handled);
+      return handled;
+    });
   }
 
   stats(): ServerStats {
@@ -107,14 +113,19 @@ export class VisdropServer {
     return this.app.server.address() as AddressInfo;
   }
 
-  /** Refuses new work; admitted requests may finish for `deadlineMs`, then are aborted. */
+  /**
+   * Refuses new work; admitted requests may finish for `deadlineMs`, then are aborted. Resolves
+   * when every request has settled (a generation whose client left included), so the model can be
+   * released after it.
+   */
   async shutdown(deadlineMs: number): Promise<void> {
     this.scheduler.close(false);
     const timer = setTimeout(() => {
-      for (const controller of this.inFlight) controller.abort(new ApiError(503, 'service_unavailable', 'the server shut down before this request finished', null, 'shutting_down'));
+      for (const controller of this.inFlight.keys()) controller.abort(new ApiError(503, 'service_unavailable', 'the server shut down before this request finished', null, 'shutting_down'));
     }, deadlineMs);
     try {
       await this.app.close();
+      await Promise.allSettled([...this.inFlight.values()]);
     } finally {
       clearTimeout(timer);
     }
@@ -153,8 +164,7 @@ export class VisdropServer {
     return reply.code(error.status).headers(error.headers).send(error.body());
   }
 
-  private async chatCompletion(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const controller = new AbortController();
+  private async chatCompletion(request: FastifyRequest, reply: FastifyReply, controller: AbortController): Promise<void> {
     const raw: ServerResponse = reply.raw;
     const onClose = () => {
       if (!raw.writableFinished) controller.abort(new ClientGone());
@@ -166,7 +176,6 @@ export class VisdropServer {
     try {
       const prepared = await prepareCompletion(this.model, request.body, this.options);
       release = await this.scheduler.acquire(controller.signal);
-      this.inFlight.add(controller);
       const queueMs = performance.now() - arrived;
       const identity: Identity = { id: completionId(), created: Math.floor(Date.now() / 1000), model: this.options.modelId };
       if (!prepared.chat.stream) {
@@ -223,7 +232,6 @@ export class VisdropServer {
       this.sendError(reply, toApiError(error));
     } finally {
       release?.();
-      this.inFlight.delete(controller);
       raw.off('close', onClose);
     }
   }
