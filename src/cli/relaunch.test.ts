@@ -21,11 +21,11 @@ describe('relaunchWithMallocSettings', { skip: process.platform !== 'linux' && '
       `import { relaunchWithMallocSettings } from ${JSON.stringify(RELAUNCH)};\n` +
         `const code = await relaunchWithMallocSettings();\n` +
         `if (code !== null) process.exit(code);\n` +
+        // The handler goes in before the line that tells the test to send the signal.
+        `if (process.argv[2] === 'wait') process.on('SIGTERM', () => { process.stdout.write('got SIGTERM\\n'); process.exit(7); });\n` +
         `process.stdout.write(String(process.env.MALLOC_MMAP_THRESHOLD_) + ' ' + process.pid + '\\n');\n` +
-        `if (process.argv[2] === 'wait') {\n` +
-        `  process.on('SIGTERM', () => { process.stdout.write('got SIGTERM\\n'); process.exit(7); });\n` +
-        `  setInterval(() => {}, 1000);\n` +
-        `} else process.exit(Number(process.argv[2]));\n`,
+        `if (process.argv[2] === 'wait') setInterval(() => {}, 1000);\n` +
+        `else process.exit(Number(process.argv[2]));\n`,
     );
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
