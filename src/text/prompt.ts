@@ -48,7 +48,7 @@ export function buildPrompt(request: PromptRequest): BuiltPrompt {
     throw new PromptError({
       subject: 'prompt',
       expected: 'exactly one of a prompt (rendered with the chat template), a raw prompt (used verbatim) and messages',
-      found: given === 0 ? 'none' : `${given} of them`,
+      found: given === 0 ? 'neither' : given === 2 ? 'both' : 'all three',
     });
   }
   const marker = imageMarker(tokenizer, imageTokenId);
