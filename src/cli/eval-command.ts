@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { countFlops } from '../flops/index.js';
-import { loadLlavaConfig, loadModel, OptionError, type LlavaModel } from '../index.js';
+import { loadLlavaConfig, loadModel, OptionError, resolveModelDir, type LlavaModel } from '../index.js';
 import { WEIGHT_FORMATS, type WeightFormat } from '../quant/format.js';
 import { reducerFromFlags, strategyNames, type ReduceFlags } from '../reduce/registry.js';
 import type { TokenReducer } from '../reduce/types.js';
@@ -36,7 +36,8 @@ import { runCommand } from './run-command.js';
 import { DataError } from '../errors.js';
 
 interface ModelFlags {
-  model: string;
+  /** Absent: the bundled visdrop-tiny (resolved first, see `withModel`). */
+  model?: string;
   task: string;
   data: string;
   limit?: number;
@@ -71,7 +72,7 @@ interface ScoreFlags {
 
 function addModelFlags(command: Command): Command {
   return command
-    .requiredOption('--model <dir>', 'llava-hf checkpoint directory')
+    .option('--model <dir>', 'llava-hf checkpoint directory (default: the bundled visdrop-tiny)')
     .requiredOption('--task <name>', `benchmark: ${TASK_NAMES.join(', ')}`)
     .requiredOption('--data <path>', "the benchmark's folder (LLaVA's playground/data/eval/<name> layout) or Hugging Face parquet files")
     .option('--limit <n>', 'only the first n questions', parseWholeNumber('--limit', 1))
@@ -109,7 +110,12 @@ export function registerEvalCommand(program: Command): void {
     .action(runCommand(sweepAction));
 }
 
-async function openModel(flags: ModelFlags): Promise<LlavaModel> {
+/** The flags with --model resolved to a directory. */
+function withModel<F extends ModelFlags>(flags: F): F & { model: string } {
+  return { ...flags, model: resolveModelDir(flags.model) };
+}
+
+async function openModel(flags: ModelFlags & { model: string }): Promise<LlavaModel> {
   const progress = loadProgressBar(!flags.json);
   return loadModel(flags.model, {
     ...(flags.threads ? { threads: flags.threads } : {}),
@@ -121,7 +127,7 @@ async function openModel(flags: ModelFlags): Promise<LlavaModel> {
   }).finally(progress.stop);
 }
 
-function baseIdentity(flags: ModelFlags, task: EvalTask): Omit<RunIdentity, 'strategy' | 'options'> {
+function baseIdentity(flags: ModelFlags & { model: string }, task: EvalTask): Omit<RunIdentity, 'strategy' | 'options'> {
   return {
     task: task.name,
     model: resolve(flags.model),
@@ -186,7 +192,8 @@ function printScore(score: TaskScore, scoreName: string, json: boolean | undefin
   for (const line of extra) process.stdout.write(`${line}\n`);
 }
 
-async function evalAction(flags: EvalFlags): Promise<void> {
+async function evalAction(given: EvalFlags): Promise<void> {
+  const flags = withModel(given);
   const task = evalTask(flags.task);
   const names = strategyNames(flags);
   if (names.length !== 1) throw new OptionError({ subject: '--reduce', expected: 'one strategy (eval sweep compares several)', found: flags.reduce ?? '' });
@@ -227,7 +234,8 @@ async function scoreAction(flags: ScoreFlags): Promise<void> {
   printScore(score, task.scoreName, flags.json);
 }
 
-async function sweepAction(flags: SweepFlags): Promise<void> {
+async function sweepAction(given: SweepFlags): Promise<void> {
+  const flags = withModel(given);
   const task = evalTask(flags.task);
   const methods = ['none', ...(flags.reduce ?? '').split(',').map((m) => m.trim()).filter((m) => m !== 'none' && m !== '')];
   // Settings and data are checked before the (slow) model load.

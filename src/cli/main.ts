@@ -3,6 +3,6 @@
 // a relaunching parent loads no native module (onnxruntime, sharp) it would not use.
 import { relaunchWithMallocSettings } from './relaunch.js';
 
-const relaunchedExitCode = relaunchWithMallocSettings();
+const relaunchedExitCode = await relaunchWithMallocSettings();
 if (relaunchedExitCode !== null) process.exit(relaunchedExitCode);
 await import('./program.js');

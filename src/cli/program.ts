@@ -1,4 +1,4 @@
-// The `visdrop` commands: generate, demo, make-tiny, bench, flops, show, cache, train, synth, convert, eval.
+// The `visdrop` commands: generate, demo, make-tiny, bench, flops, show, cache, train, synth, convert, eval, serve.
 import { Command } from 'commander';
 import { registerBenchCommand } from './bench-command.js';
 import { registerCacheCommand } from './cache-command.js';
@@ -9,6 +9,7 @@ import { registerFlopsCommand } from './flops-command.js';
 import { registerGenerateCommand } from './generate-command.js';
 import { registerMakeTinyCommand } from './make-tiny-command.js';
 import { reportError } from './run-command.js';
+import { registerServeCommand } from './serve-command.js';
 import { registerShowCommand } from './show-command.js';
 import { registerSynthCommand } from './synth-command.js';
 import { registerTrainCommand } from './train-command.js';
@@ -27,5 +28,6 @@ registerTrainCommand(program);
 registerSynthCommand(program);
 registerConvertCommand(program);
 registerEvalCommand(program);
+registerServeCommand(program);
 
 program.parseAsync(process.argv).catch(reportError);

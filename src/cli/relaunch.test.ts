@@ -2,7 +2,7 @@
 // hands back the child's exit code, and a process that already has the setting runs as it is.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,15 +14,18 @@ describe('relaunchWithMallocSettings', { skip: process.platform !== 'linux' && '
   let script: string;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'visdrop-relaunch-'));
-    script = join(dir, 'probe.ts');
-    // Prints the setting it runs with and exits with the code given as its argument.
+    script = join(dir, 'probe.mts'); // an ES module: it awaits at top level
+    // Prints the setting it runs with and exits with the code given as its argument, or with 7 on SIGTERM when given `wait`.
     writeFileSync(
       script,
       `import { relaunchWithMallocSettings } from ${JSON.stringify(RELAUNCH)};\n` +
-        `const code = relaunchWithMallocSettings();\n` +
+        `const code = await relaunchWithMallocSettings();\n` +
         `if (code !== null) process.exit(code);\n` +
+        // The handler goes in before the line that tells the test to send the signal.
+        `if (process.argv[2] === 'wait') process.on('SIGTERM', () => { process.stdout.write('got SIGTERM\\n'); process.exit(7); });\n` +
         `process.stdout.write(String(process.env.MALLOC_MMAP_THRESHOLD_) + ' ' + process.pid + '\\n');\n` +
-        `process.exit(Number(process.argv[2]));\n`,
+        `if (process.argv[2] === 'wait') setInterval(() => {}, 1000);\n` +
+        `else process.exit(Number(process.argv[2]));\n`,
     );
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,6 +40,19 @@ describe('relaunchWithMallocSettings', { skip: process.platform !== 'linux' && '
     const [setting, pid] = result.stdout.trim().split(' ');
     assert.equal(setting, '65536');
     assert.notEqual(Number(pid), result.pid, 'the output came from a child');
+  });
+
+  it('passes SIGTERM sent to the parent on to the child, and exits with its code', async () => {
+    const { MALLOC_MMAP_THRESHOLD_: _, ...env } = process.env;
+    const parent = spawn(process.execPath, ['--import', 'tsx', script, 'wait'], { env });
+    let out = '';
+    parent.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('65536')) parent.kill('SIGTERM');
+    });
+    const code = await new Promise<number | null>((resolve) => parent.once('exit', resolve));
+    assert.match(out, /got SIGTERM/);
+    assert.equal(code, 7);
   });
 
   it('does not relaunch when the setting is already there', () => {

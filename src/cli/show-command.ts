@@ -7,11 +7,7 @@ import { accessSync, constants, writeFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { GraphError, ImageError, loadModel, OptionError, resolveModelDir, type AnyresPixelValues, type LlavaModel, type PixelValues, type ReductionRecord, type TokenReducer } from '../index.js';
-import { drawStages, type PanelImage } from '../show/draw-stages.js';
-import { NEXT_PADDING_LABEL, nextPicture } from '../show/next-picture.js';
-import { nextImageTokens, nextTokenLayout } from '../show/next-tokens.js';
-import { pixelValuesToRgb } from '../show/preprocessed-rgb.js';
-import { stagePanels, strategyTitle, type TokenGrid } from '../show/stage-panels.js';
+import { keptPatchesPicture } from '../show/kept-patches-picture.js';
 import { addReduceFlags } from './reduce-flags.js';
 import { reducerFromFlags, STRATEGY_NAMES, strategyNames, type ReduceFlags } from '../reduce/registry.js';
 import { loadProgressBar } from './progress.js';
@@ -77,39 +73,6 @@ async function runPrefill(model: LlavaModel, flags: ShowFlags, reduce: TokenRedu
   return { pixels, reduction };
 }
 
-/** How the decoder's image tokens map to patches, and the picture the panels show. */
-interface Geometry {
-  readonly grid: TokenGrid;
-  readonly picture: PanelImage;
-}
-
-/** LLaVA-1.5: the one crop under a square patch grid. */
-function clipGeometry(model: LlavaModel, pixels: PixelValues): Geometry {
-  // With the `full` feature selection CLIP's class token is the first image token; it is no patch.
-  return {
-    grid: { imageTokens: model.arch.imageTokensPerImage, classTokens: model.arch.selectStrategy === 'full' ? 1 : 0 },
-    picture: { image: pixelValuesToRgb(pixels, model.preprocessing), gridSize: model.arch.vision.gridSize },
-  };
-}
-
-/**
- * LLaVA-NeXT: the base image and the tiled canvas, its padding hatched; under a vision stage
- * (MustDrop's flat mode: every crop's patches have tokens, nothing unpadded) no hatching.
- */
-function nextGeometry(model: LlavaModel, pixels: AnyresPixelValues, reduction: ReductionRecord): Geometry {
-  const { vision, anyres } = model.arch;
-  const layout = nextTokenLayout(pixels.imageSize, anyres!.pinpoints, vision.imageSize, vision.gridSize);
-  const { image, patchRects, cropPatchRects, padding } = nextPicture(pixels, layout, model.anyresPreprocessing!);
-  if (reduction.vision) {
-    const crops = pixels.shape[1];
-    return { grid: { imageTokens: crops * vision.numPatches, classTokens: 0, flatCrops: crops }, picture: { image, patchRects: cropPatchRects } };
-  }
-  return {
-    grid: { imageTokens: nextImageTokens(layout), classTokens: 0, next: layout },
-    picture: { image, patchRects, hatched: { rects: padding, label: NEXT_PADDING_LABEL } },
-  };
-}
-
 async function showAction(flags: ShowFlags): Promise<void> {
   const names = strategyNames(flags);
   if (names.length !== 1 || names[0] === 'none') {
@@ -125,9 +88,7 @@ async function showAction(flags: ShowFlags): Promise<void> {
     ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
   }).finally(progress.stop);
   const { pixels, reduction } = await runPrefill(model, flags, reduce).finally(() => model.release());
-  const { grid, picture } = 'imageSize' in pixels ? nextGeometry(model, pixels, reduction) : clipGeometry(model, pixels);
-  const { panels, legend } = stagePanels(reduction, grid);
-  const png = await drawStages({ ...picture, title: strategyTitle(reduction), panels, legend });
+  const { grid, png } = await keptPatchesPicture(model, pixels, reduction);
   try {
     writeFileSync(flags.out, png);
   } catch (error) {

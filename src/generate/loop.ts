@@ -31,6 +31,12 @@ export interface GenerationSettings {
   readonly decoder: IncrementalDecoder;
   /** A token-reduction strategy, or null for none. */
   readonly reducer?: TokenReducer | null;
+  /**
+   * Stops the generation (a server's client went away): checked before the vision tower, between
+   * prefill segments and before every decode step, so at most one step runs after an abort; the
+   * generator then throws the signal's reason.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** The prompt with the image marker replaced by the image's tokens. */
@@ -59,6 +65,8 @@ export async function* generate(runtime: LlavaRuntime, input: GenerationInput, s
     });
   }
 
+  const signal = settings.signal;
+  signal?.throwIfAborted();
   const visionStart = performance.now();
   const reducer = settings.reducer ?? null;
   const features = input.pixelValues ? await encodeImage(runtime, input.pixelValues, reducer?.vision ?? null) : null;
@@ -91,6 +99,7 @@ export async function* generate(runtime: LlavaRuntime, input: GenerationInput, s
     cache,
     reducer,
     features?.stage ?? null,
+    signal,
   );
   let logits = await runtime.logits(prefilled.lastHidden, 1);
   const prefillMs = performance.now() - prefillStart;
@@ -134,6 +143,7 @@ export async function* generate(runtime: LlavaRuntime, input: GenerationInput, s
       reason = 'context-full';
       break;
     }
+    signal?.throwIfAborted();
     const stepStart = performance.now();
     const step = await runtime.decoderLayers(0, arch.text.numLayers, { hidden: runtime.embedTokens([id]), positions: [position] }, cache, { positions });
     logits = await runtime.logits(step.state.hidden, 1);

@@ -5,14 +5,14 @@ import { CONFIG_FILE, loadLlavaConfig, type LlavaArch } from '../config/llava.js
 import { loadPreprocessorConfig, type ImagePreprocessing } from '../config/preprocessor.js';
 import { openCheckpoint } from '../checkpoint/index.js';
 import { OptionError } from '../errors.js';
-import { anyresPixelValues, decodeImage, decodeImageBuffer, loadLlavaNextPreprocessorConfig, preprocessImage, type AnyresPreprocessing } from '../image/index.js';
+import { anyresPixelValues, decodeImage, decodeImageBuffer, loadLlavaNextPreprocessorConfig, preprocessImage, type AnyresPreprocessing, type DecodeLimits } from '../image/index.js';
 import { llavaWeights, storedName } from '../models/llava/weight-names.js';
 import { llavaTensorList } from '../models/llava/tensor-list.js';
 import { LlavaRuntime, type LoadProgress } from '../runtime/llava-runtime.js';
 import { GraphCache, type CachedGraphOpener, type GraphCacheOptions } from '../runtime/graph-cache.js';
 import type { SessionSettings } from '../runtime/session.js';
 import { linearPlan } from '../quant/format.js';
-import { buildPrompt, loadChatTemplate, loadTokenizer, StreamDecoder, type ChatTemplate, type TextTokenizer } from '../text/index.js';
+import { buildPrompt, loadChatTemplate, loadTokenizer, StreamDecoder, type ChatMessage, type ChatTemplate, type TextTokenizer } from '../text/index.js';
 import type { GenerationEvent } from './events.js';
 import { generate } from './loop.js';
 import type { SamplingOptions } from './sampling.js';
@@ -46,6 +46,8 @@ export interface GenerateRequest {
   readonly prompt?: string;
   /** Text used verbatim; its `<image>` marks where the image goes. */
   readonly rawPrompt?: string;
+  /** A conversation rendered with the chat template (exactly one of prompt, rawPrompt, messages). */
+  readonly messages?: readonly ChatMessage[];
   readonly maxNewTokens?: number;
   /** 0 or absent: greedy. */
   readonly temperature?: number;
@@ -58,6 +60,8 @@ export interface GenerateRequest {
    * or `fastV({ k: 2, r: 0.5 })`; absent or null: none.
    */
   readonly reduce?: TokenReducer | null;
+  /** Aborting stops the generation within one step; the generator then throws the signal's reason. */
+  readonly signal?: AbortSignal;
 }
 
 export const DEFAULT_MAX_NEW_TOKENS = 128;
@@ -111,13 +115,13 @@ export class LlavaModel {
   }
 
   /** Decodes and preprocesses an image as the checkpoint's image processor does (anyres tiling for LLaVA-NeXT). */
-  async pixelValues(image: string | Uint8Array): Promise<PixelValues | AnyresPixelValues> {
-    const rgb = typeof image === 'string' ? await decodeImage(image) : await decodeImageBuffer(image, 'image bytes');
+  async pixelValues(image: string | Uint8Array, limits: DecodeLimits = {}): Promise<PixelValues | AnyresPixelValues> {
+    const rgb = typeof image === 'string' ? await decodeImage(image) : await decodeImageBuffer(image, 'image bytes', limits);
     return this.anyresPreprocessing ? anyresPixelValues(rgb, this.anyresPreprocessing) : preprocessImage(rgb, this.preprocessing);
   }
 
   /** The prompt text and its ids (image marker as one token), as the decoder will see them. */
-  encodePrompt(request: Pick<GenerateRequest, 'prompt' | 'rawPrompt'>, hasImage: boolean): { text: string; inputIds: number[] } {
+  encodePrompt(request: Pick<GenerateRequest, 'prompt' | 'rawPrompt' | 'messages'>, hasImage: boolean): { text: string; inputIds: number[] } {
     const built = buildPrompt({
       tokenizer: this.tokenizer,
       template: this.template,
@@ -125,6 +129,7 @@ export class LlavaModel {
       hasImage,
       ...(request.prompt !== undefined ? { prompt: request.prompt } : {}),
       ...(request.rawPrompt !== undefined ? { rawPrompt: request.rawPrompt } : {}),
+      ...(request.messages !== undefined ? { messages: request.messages } : {}),
     });
     return { text: built.text, inputIds: built.inputIds };
   }
@@ -169,6 +174,7 @@ export class LlavaModel {
       eosTokenIds: [...eos],
       decoder: new StreamDecoder(this.tokenizer),
       reducer: request.reduce ?? null,
+      ...(request.signal ? { signal: request.signal } : {}),
     };
   }
 }

@@ -25,6 +25,8 @@ export async function prefill(
   reducer: TokenReducer | null,
   /** The vision-side stage's entry, when one ran: its `order` names the image span `start` holds. */
   visionStage: ReductionStage | null = null,
+  /** Checked before each segment: an aborted request stops at the next strategy boundary. */
+  signal?: AbortSignal,
 ): Promise<PrefillResult> {
   const { numLayers: L, hiddenSize: D, numHeads } = runtime.arch.text;
   if (reducer && start.imageTokens.length === 0) {
@@ -38,6 +40,7 @@ export async function prefill(
   let sequence = start;
   let from = 0;
   for (const boundary of [...(reducer?.boundaries ?? []), L]) {
+    signal?.throwIfAborted();
     const rows = reducer && boundary < L ? reducer.attentionRowsBefore?.(boundary, sequence) : undefined;
     const ran = await runtime.decoderLayers(from, boundary, sequence, cache, rows ? { attentionRows: new Map([[boundary - 1, rows]]) } : {});
     for (let layer = from; layer < boundary; layer++) {

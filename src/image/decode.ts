@@ -18,15 +18,21 @@ export async function decodeImage(path: string): Promise<RgbImage> {
   return decodeImageBuffer(bytes, path);
 }
 
+export interface DecodeLimits {
+  /** Refuse images of more pixels than this before decoding them (sharp's limitInputPixels; its default is 268M). */
+  readonly maxPixels?: number;
+}
+
 /**
  * `label` names the image in errors (a path, a URL, "upload #3", ...). Known departures from PIL
  * 9.4: 16-bit grey keeps its high byte where PIL clips the value to 255, and CMYK is converted
  * through sharp's CMYK ICC profile where PIL uses its own profile-free formula.
  */
-export async function decodeImageBuffer(bytes: Uint8Array, label: string): Promise<RgbImage> {
+export async function decodeImageBuffer(bytes: Uint8Array, label: string, limits: DecodeLimits = {}): Promise<RgbImage> {
   let decoded: { data: Buffer; info: OutputInfo };
   try {
     decoded = await sharp(bytes, {
+      ...(limits.maxPixels !== undefined ? { limitInputPixels: limits.maxPixels } : {}),
       // PIL leaves EXIF orientation and embedded colour profiles alone, so must we.
       autoOrient: false,
       ignoreIcc: true,

@@ -5,7 +5,7 @@ import { preprocessImage, type PixelValues } from './clip-processor.js';
 import { decodeImage } from './decode.js';
 
 export { assertRgbImage, type RgbImage } from './rgb-image.js';
-export { decodeImage, decodeImageBuffer } from './decode.js';
+export { decodeImage, decodeImageBuffer, type DecodeLimits } from './decode.js';
 export { resizeBicubic } from './pil-resize.js';
 export { centerCrop, padColour, padToSquare, preprocessImage, resizeTarget, type PixelValues } from './clip-processor.js';
 

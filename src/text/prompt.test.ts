@@ -86,6 +86,13 @@ describe('buildPrompt', () => {
   test('exactly one of prompt and raw prompt', () => {
     assertThrows(PromptError, () => buildPrompt({ ...base, hasImage: true }), 'neither');
     assertThrows(PromptError, () => buildPrompt({ ...base, hasImage: true, prompt: 'a', rawPrompt: '<image>' }), 'both');
+    assertThrows(PromptError, () => buildPrompt({ ...base, hasImage: false, prompt: 'a', messages: [] }), 'both', 'messages');
+  });
+
+  test('a conversation rendered with the template, as a single question is', () => {
+    const question = buildPrompt({ ...base, hasImage: true, prompt: 'Hi' });
+    const conversation = buildPrompt({ ...base, hasImage: true, messages: [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: 'Hi' }] }] });
+    assert.deepEqual(conversation.inputIds, question.inputIds);
   });
 
   test('an image without a marker', () => {

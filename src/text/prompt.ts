@@ -2,7 +2,7 @@
 // image marker as ONE token, checking that marker and image agree. Expanding the marker into the
 // image's N tokens and checking the context length are the engine's job.
 import { PromptError, TokenizerError, describe } from '../errors.js';
-import { BUILT_IN_TEMPLATE_SOURCE, LLAVA_15_CHAT_TEMPLATE, compileChatTemplate, userTurn, type ChatTemplate } from './chat-template.js';
+import { BUILT_IN_TEMPLATE_SOURCE, LLAVA_15_CHAT_TEMPLATE, compileChatTemplate, userTurn, type ChatMessage, type ChatTemplate } from './chat-template.js';
 import type { TextTokenizer } from './tokenizer.js';
 
 export interface PromptRequest {
@@ -16,6 +16,8 @@ export interface PromptRequest {
   readonly prompt?: string | undefined;
   /** Text used verbatim; its image marker marks where the image goes. */
   readonly rawPrompt?: string | undefined;
+  /** A whole conversation (a server's chat request), rendered with the chat template. */
+  readonly messages?: readonly ChatMessage[] | undefined;
 }
 
 export interface BuiltPrompt {
@@ -40,18 +42,19 @@ function imageMarker(tokenizer: TextTokenizer, imageTokenId: number): string {
 }
 
 export function buildPrompt(request: PromptRequest): BuiltPrompt {
-  const { tokenizer, imageTokenId, hasImage, prompt, rawPrompt } = request;
-  if ((prompt === undefined) === (rawPrompt === undefined)) {
+  const { tokenizer, imageTokenId, hasImage, prompt, rawPrompt, messages } = request;
+  const given = [prompt, rawPrompt, messages].filter((p) => p !== undefined).length;
+  if (given !== 1) {
     throw new PromptError({
       subject: 'prompt',
-      expected: 'exactly one of a prompt (rendered with the chat template) and a raw prompt (used verbatim)',
-      found: prompt === undefined ? 'neither' : 'both',
+      expected: 'exactly one of a prompt (rendered with the chat template), a raw prompt (used verbatim) and messages',
+      found: given === 0 ? 'neither' : given === 2 ? 'both' : 'all three',
     });
   }
   const marker = imageMarker(tokenizer, imageTokenId);
-  const subject = rawPrompt !== undefined ? 'raw prompt' : 'prompt';
+  const subject = rawPrompt !== undefined ? 'raw prompt' : messages !== undefined ? 'messages' : 'prompt';
   const template = request.template ?? compileChatTemplate(BUILT_IN_TEMPLATE_SOURCE, LLAVA_15_CHAT_TEMPLATE, tokenizer);
-  const text = rawPrompt ?? template.render(userTurn(prompt ?? '', hasImage), { addGenerationPrompt: true });
+  const text = rawPrompt ?? template.render(messages ?? userTurn(prompt ?? '', hasImage), { addGenerationPrompt: true });
 
   // As transformers' processor.apply_chat_template does: a text that already starts with BOS (a
   // template writing `{{ bos_token }}`, or a raw prompt) must not get a second one.
