@@ -33,7 +33,7 @@ describe('resolveFlopsOptions', () => {
     const { model, arch, input } = resolveFlopsOptions({ ...GOOD, reducer });
     assert.equal(model, 'llava-1.5-7b');
     assert.equal(arch.text.hiddenSize, 4096);
-    assert.deepEqual({ ...input, text: undefined }, { text: undefined, imageTokens: 576, textTokens: 40, accounting: 'pdrop', reducer });
+    assert.deepEqual({ ...input, text: undefined }, { text: undefined, imageTokens: 576, textTokens: 40, accounting: 'pdrop', anyres: false, reducer });
   });
 
   it("knows LLaVA-NeXT-7B as the 7B decoder and tower with NeXT's pinpoints", () => {
