@@ -10,7 +10,9 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameS
 import { join } from 'node:path';
 import { INDEX_FILE, SafetensorsFile, SINGLE_FILE, writeSafetensors, writeShardedSafetensors, type TensorToWrite } from '../checkpoint/index.js';
 import { CheckpointError } from '../errors.js';
+import { LOSS_CURVE_FILE } from './loss-curve.js';
 import type { MomentState } from './optimizer.js';
+import { LOG_FILE } from './step-log.js';
 
 export const TRAINER_STATE_FILE = 'trainer_state.json';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
@@ -63,10 +65,13 @@ export interface ParameterToSave {
   readonly data: Float32Array;
 }
 
-/** Every regular file of the source model that is not weights (config, tokenizer, preprocessor, templates). */
+/** A run's own outputs: when the source model is an earlier run's --out, copying its would overwrite this run's. */
+const RUN_OUTPUTS = new Set([TRAINER_STATE_FILE, OPTIMIZER_FILE, LOG_FILE, LOSS_CURVE_FILE]);
+
+/** Every regular file of the source model that is not weights or a run's output (config, tokenizer, preprocessor, templates). */
 function copyModelFiles(modelDir: string, to: string): void {
   for (const entry of readdirSync(modelDir)) {
-    if (entry === SINGLE_FILE || entry === INDEX_FILE || SHARD_FILE.test(entry) || entry === TRAINER_STATE_FILE || entry === OPTIMIZER_FILE) continue;
+    if (entry === SINGLE_FILE || entry === INDEX_FILE || SHARD_FILE.test(entry) || RUN_OUTPUTS.has(entry)) continue;
     const from = join(modelDir, entry);
     if (statSync(from).isFile()) copyFileSync(from, join(to, entry));
   }

@@ -64,6 +64,15 @@ describe('train (stand-in runtime)', () => {
     assert.ok(existsSync(join(out, 'loss-curve.png')));
   });
 
+  test("a run started from an earlier run's output keeps its own log", async () => {
+    const first = newOut();
+    await run({ ...base(), out: first, maxSteps: 3 });
+    const out = newOut();
+    await run({ ...base(), model: first, out, maxSteps: 2 });
+    const log = readFileSync(join(out, 'train-log.jsonl'), 'utf8').trim().split('\n');
+    assert.equal(log.length, 2, 'the second run logged its own 2 steps (the first run logged 3)');
+  });
+
   test('checkpoints and the final model load with loadModel and hold the trained weights', async () => {
     const out = newOut();
     const events = await run({ ...base(), out, maxSteps: 3, saveEvery: 2 });
