@@ -25,9 +25,11 @@ export { encodeImage, type PixelValues, type AnyresPixelValues } from './generat
 export { readPixelValues, writePixelValues } from './generate/pixel-values-file.js';
 export { createSampler, argmax, type SamplingOptions } from './generate/sampling.js';
 export { makeTinyCheckpoint, TINY_SHAPE, type TinyShape, type MakeTinyOptions } from './tools/make-tiny.js';
-export { withVisionStage, type TokenReducer, type BoundaryContext, type KeepPlan, type PositionPolicy, type PrefillSequence, type VisionStage, type TokenPlan, type CreatedToken, type PlannedToken, type ImagePlan } from './reduce/types.js';
+export { withVisionStage, type TokenReducer, type BoundaryContext, type KeepPlan, type PositionPolicy, type PrefillSequence, type VisionStage, type FeatureStage, type FeatureContext, type TokenPlan, type CreatedToken, type PlannedToken, type ImagePlan } from './reduce/types.js';
 export { meanToken } from './runtime/token-plan.js';
 export { mustDrop, MUSTDROP_BUDGETS, type MustDropOptions } from './reduce/must-drop.js';
+export { visionZip, VISIONZIP_BUDGETS, type VisionZipOptions } from './reduce/visionzip.js';
+export { sparseVlm, SPARSEVLM_PRESETS, SPARSEVLM_DEFAULT_LAYERS, type SparseVlmOptions } from './reduce/sparsevlm.js';
 export type { VisionRecord } from './generate/vision.js';
 export { fastV, fastVKept, type FastVOptions } from './reduce/fastv.js';
 export { pyramidDrop, pyramidDropKept, type PyramidDropOptions } from './reduce/pyramid-drop.js';

@@ -1,6 +1,7 @@
 // The token-reduction flags that generate, bench, flops and show share: --reduce
-// none|fastv|pdrop|mustdrop|mustdrop-vision+fastv|mustdrop-vision+pdrop, --fastv-k/--fastv-r,
-// --pdrop-layers with --pdrop-ratios or --pdrop-lambda, --mustdrop-*. The strategies they build
+// none|fastv|pdrop|mustdrop|mustdrop-vision+fastv|mustdrop-vision+pdrop|visionzip|sparsevlm,
+// --fastv-k/--fastv-r, --pdrop-layers with --pdrop-ratios or --pdrop-lambda, --mustdrop-*,
+// --visionzip-*, --sparsevlm-*. The strategies they build
 // come from reduce/registry.ts.
 import type { Command } from 'commander';
 import { STRATEGY_NAMES } from '../reduce/registry.js';
@@ -27,6 +28,15 @@ export function addReduceFlags(command: Command, list = false): Command {
     .option('--mustdrop-individual-thr <I>', '... and the largest single text attention is below I', parseNumber('--mustdrop-individual-thr', () => true, 'a number'))
     .option('--mustdrop-layers <list>', 'MustDrop: decoder layers after which to filter (default 2,6,10,14)', numberList('--mustdrop-layers', parseWholeNumber('--mustdrop-layers', 0)))
     .option('--mustdrop-stages <list>', 'MustDrop: stages to run, any of vision,prefill,decode (default all)', (text: string) => text.split(',').map((s) => s.trim()))
-    .option('--mustdrop-corrected-positions', "MustDrop: decode positions consistent with the cached keys (the code's are not, see README)");
+    .option('--mustdrop-corrected-positions', "MustDrop: decode positions consistent with the cached keys (the code's are not, see README)")
+    .option('--visionzip-dominant <D>', 'VisionZip: tokens kept by class-token attention, the class token included (default 54)', parseWholeNumber('--visionzip-dominant', 1))
+    .option('--visionzip-contextual <C>', 'VisionZip: contextual tokens merged by key similarity (default 10)', parseWholeNumber('--visionzip-contextual', 1))
+    .option('--sparsevlm-layers <list>', 'SparseVLM: layer counts after which to prune (default 3,7,16,20, the code\'s pruning_loc + 1)', numberList('--sparsevlm-layers', parseWholeNumber('--sparsevlm-layers', 1)))
+    .option('--sparsevlm-scale <s>', 'SparseVLM: kept k = min(int(rank x s + bias), N - 1) (default 13.5)', parseNumber('--sparsevlm-scale', () => true, 'a number'))
+    .option('--sparsevlm-bias <b>', 'SparseVLM: the bias of k (default 0)', parseNumber('--sparsevlm-bias', () => true, 'a number'))
+    .option('--sparsevlm-preset <n>', "SparseVLM: the README's (scale, bias) for 192, 128 or 64: (13.5, 0), (9, 6), (0.8, 0)", parseWholeNumber('--sparsevlm-preset', 1))
+    .option('--sparsevlm-recycle-ratio <r>', 'SparseVLM: recycled candidates int(r x dropped) + 1 (default 0.3)', parseNumber('--sparsevlm-recycle-ratio', () => true, 'a number'))
+    .option('--sparsevlm-no-recycle', 'SparseVLM: drop without recycling (as its v2.0)')
+    .option('--sparsevlm-seed <n>', "SparseVLM: seed of the clustering's tie-breaking noise, torch.manual_seed's stream (default 0)", parseWholeNumber('--sparsevlm-seed', 0));
 }
 

@@ -31,7 +31,7 @@ export async function prefill(
     throw new OptionError({ subject: `--reduce ${reducer.name}`, expected: 'an image whose tokens to reduce', found: 'no image' });
   }
   reducer?.checkModel(L);
-  if (reducer?.forPrompt) reducer = reducer.forPrompt(start);
+  if (reducer?.forPrompt) reducer = reducer.forPrompt(start, L);
   const recorder = new StageRecorder(start.imageTokens.length, visionStage);
   const imageTokensPerLayer: number[] = [];
   const sequenceOfLayer: PrefillSequence[] = [];

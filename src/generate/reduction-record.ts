@@ -30,6 +30,8 @@ export interface ReductionStage {
   readonly created: readonly CreatedRecord[];
   /** The image span as the decoder sees it after the stage. */
   readonly order: readonly RecordToken[];
+  /** Strategy-specific facts (SparseVLM: rank, k, sparsified, candidates, clusters). */
+  readonly detail?: Readonly<Record<string, unknown>>;
 }
 
 export interface ReductionRecord {
@@ -92,7 +94,8 @@ export class StageRecorder {
       this.members.set(id, record.members);
       this.names.set(after[i]!, id);
     });
-    this.stages.push(stageEntry({ afterLayer }, after.map((identity) => this.names.get(identity)!), created));
+    const entry = stageEntry({ afterLayer }, after.map((identity) => this.names.get(identity)!), created);
+    this.stages.push(plan.detail ? { ...entry, detail: plan.detail } : entry);
   }
 
   private originalsOf(token: RecordToken): readonly number[] {

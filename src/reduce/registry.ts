@@ -1,14 +1,17 @@
 // Strategies by name from one options object: the names --reduce takes, and each strategy built
 // from the options generate, bench, flops, show, eval and the server share (the CLI's flags in
 // camelCase). Options of a strategy that is not asked for are refused, not ignored.
-// Defaults are the papers' (K=2, R=0.5; layers 8,16,24, lambda 0.5; MustDrop budget 192).
+// Defaults are the papers' (K=2, R=0.5; layers 8,16,24, lambda 0.5; MustDrop budget 192) or the
+// authors' code's (VisionZip 54/10 as its README; SparseVLM v1 layers 3,7,16,20, scale 13.5, bias 0).
 import { OptionError } from '../errors.js';
 import { fastV } from './fastv.js';
 import { mustDrop, type MustDropOptions } from './must-drop.js';
 import { pyramidDrop } from './pyramid-drop.js';
+import { sparseVlm, type SparseVlmOptions } from './sparsevlm.js';
+import { visionZip } from './visionzip.js';
 import { withVisionStage, type TokenReducer } from './types.js';
 
-export const STRATEGY_NAMES = ['none', 'fastv', 'pdrop', 'mustdrop', 'mustdrop-vision+fastv', 'mustdrop-vision+pdrop'] as const;
+export const STRATEGY_NAMES = ['none', 'fastv', 'pdrop', 'mustdrop', 'mustdrop-vision+fastv', 'mustdrop-vision+pdrop', 'visionzip', 'sparsevlm'] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 export interface ReduceFlags {
@@ -24,6 +27,16 @@ export interface ReduceFlags {
   mustdropLayers?: number[];
   mustdropStages?: string[];
   mustdropCorrectedPositions?: boolean;
+  visionzipDominant?: number;
+  visionzipContextual?: number;
+  sparsevlmLayers?: number[];
+  sparsevlmScale?: number;
+  sparsevlmBias?: number;
+  sparsevlmPreset?: number;
+  sparsevlmRecycleRatio?: number;
+  /** commander's --sparsevlm-no-recycle: false when given. */
+  sparsevlmRecycle?: boolean;
+  sparsevlmSeed?: number;
 }
 
 /** The strategy names given to --reduce (default: none), each checked. */
@@ -45,6 +58,8 @@ export function reducerFromFlags(name: StrategyName, flags: ReduceFlags, allName
     ['fastv', ['fastvK', 'fastvR']],
     ['pdrop', ['pdropLayers', 'pdropRatios', 'pdropLambda']],
     ['mustdrop', ['mustdropBudget', 'mustdropGlobalThr', 'mustdropIndividualThr', 'mustdropLayers', 'mustdropStages', 'mustdropCorrectedPositions']],
+    ['visionzip', ['visionzipDominant', 'visionzipContextual']],
+    ['sparsevlm', ['sparsevlmLayers', 'sparsevlmScale', 'sparsevlmBias', 'sparsevlmPreset', 'sparsevlmRecycleRatio', 'sparsevlmRecycle', 'sparsevlmSeed']],
   ];
   for (const [strategy, keys] of families) {
     if (given(keys).length > 0 && !uses(strategy)) {
@@ -64,6 +79,13 @@ export function reducerFromFlags(name: StrategyName, flags: ReduceFlags, allName
       return withVisionStage(mustDrop({ ...mustDropOptions(flags), stages: ['vision'] }), fastvFromFlags(flags));
     case 'mustdrop-vision+pdrop':
       return withVisionStage(mustDrop({ ...mustDropOptions(flags), stages: ['vision'] }), pdropFromFlags(flags));
+    case 'visionzip':
+      return visionZip({
+        ...(flags.visionzipDominant !== undefined ? { dominant: flags.visionzipDominant } : {}),
+        ...(flags.visionzipContextual !== undefined ? { contextual: flags.visionzipContextual } : {}),
+      });
+    case 'sparsevlm':
+      return sparseVlm(sparseVlmOptions(flags));
   }
 }
 
@@ -88,5 +110,18 @@ function mustDropOptions(flags: ReduceFlags): MustDropOptions {
     ...(flags.mustdropLayers ? { layers: flags.mustdropLayers } : {}),
     ...(flags.mustdropStages ? { stages: flags.mustdropStages as MustDropOptions['stages'] } : {}),
     ...(flags.mustdropCorrectedPositions ? { correctedDecodePositions: true } : {}),
+  };
+}
+
+/** SparseVLM's options from its flags; zod checks the values (preset, ranges, layer order). */
+function sparseVlmOptions(flags: ReduceFlags): SparseVlmOptions {
+  return {
+    ...(flags.sparsevlmLayers ? { layers: flags.sparsevlmLayers } : {}),
+    ...(flags.sparsevlmScale !== undefined ? { scale: flags.sparsevlmScale } : {}),
+    ...(flags.sparsevlmBias !== undefined ? { bias: flags.sparsevlmBias } : {}),
+    ...(flags.sparsevlmPreset !== undefined ? { preset: flags.sparsevlmPreset as SparseVlmOptions['preset'] } : {}),
+    ...(flags.sparsevlmRecycleRatio !== undefined ? { recycleRatio: flags.sparsevlmRecycleRatio } : {}),
+    ...(flags.sparsevlmRecycle === false ? { recycle: false } : {}),
+    ...(flags.sparsevlmSeed !== undefined ? { seed: flags.sparsevlmSeed } : {}),
   };
 }

@@ -26,10 +26,12 @@ export type PositionPolicy = 'keep-original' | 'reindex';
 /** Image tokens to keep: indices into the current image span, ascending and unique. */
 export interface KeepPlan {
   readonly keep: readonly number[];
+  /** Strategy-specific facts for the reduction record (scores, ranks); the runtime ignores them. */
+  readonly detail?: Readonly<Record<string, unknown>>;
 }
 
 /** What a decoder-side strategy returns: tokens to keep, or a plan that also builds tokens. */
-export type ImagePlan = KeepPlan | TokenPlan;
+export type ImagePlan = KeepPlan | (TokenPlan & { readonly detail?: Readonly<Record<string, unknown>> });
 
 export function asTokenPlan(plan: ImagePlan): TokenPlan {
   return 'keep' in plan ? { tokens: plan.keep } : plan;
