@@ -56,6 +56,12 @@ const SCORING_FLOPS: Readonly<Record<string, (t: TextArch, tokens: number) => nu
   pdrop: (t, tokens) => nextLayerScoresFlops(t, tokens, 1),
   // MustDrop ranks with the attention rows its pruning layers compute anyway.
   mustdrop: () => 0,
+  // VisionZip ranks inside the tower, with the class row and head-mean keys layer L-2 computes anyway
+  // (its cosine assignment, M x C x head dim, is ~0.001% of that layer); the decoder just sees fewer tokens.
+  visionzip: () => 0,
+  // SparseVLM scores with its pruning layers' own attention rows; the rank of a raters x N matrix and
+  // DPC-kNN over at most 0.3 N + 1 hidden rows (c^2 D) stay below 0.1% of a layer at LLaVA sizes.
+  sparsevlm: () => 0,
 };
 
 function decoderFlops(input: FlopsInput, perLayer: readonly number[], reducer: TokenReducer | null): number {

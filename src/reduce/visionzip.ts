@@ -101,8 +101,10 @@ export function visionZip(options: VisionZipOptions = {}): TokenReducer {
     positionPolicy: 'reindex',
     boundaries: [],
     checkModel() {},
+    // D + C for one image (LLaVA-1.5); a count already reduced to it stays. LLaVA-NeXT's per-crop
+    // counts come from a run (its total is crops x (D + C)).
     plannedImageTokensPerLayer(imageTokens, numLayers) {
-      return Array.from({ length: numLayers }, () => imageTokens);
+      return Array.from({ length: numLayers }, () => Math.min(imageTokens, dominant + contextual));
     },
     async onBoundary() {
       return undefined;
