@@ -88,7 +88,7 @@ describe('benchStrategies', () => {
 
   it('rejects strategy lists and flags that do not fit together', () => {
     rejects({ reduce: 'pdrop,fastv,pdrop' }, '--reduce');
-    rejects({ reduce: 'none,sparsevlm' }, '--reduce');
+    rejects({ reduce: 'none,unknownvlm' }, '--reduce');
     rejects({ reduce: 'pdrop', mustdropBudgets: '64' }, '--mustdrop-budgets');
     rejects({ reduce: 'mustdrop', mustdropBudgets: '64', mustdropBudget: 128 }, '--mustdrop-budgets');
     rejects({ reduce: 'mustdrop', mustdropBudgets: '64', mustdropGlobalThr: 0.1, mustdropIndividualThr: 0.1 }, '--mustdrop-budgets');

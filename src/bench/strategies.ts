@@ -4,6 +4,7 @@
 import { dart, fastV, mustDrop, MUSTDROP_BUDGETS, OptionError, pyramidDrop, type TokenReducer } from '../index.js';
 import { MUSTDROP_STAGES } from '../reduce/must-drop.js';
 // The bench takes exactly the flags generate, flops and show take, so it builds strategies as they do.
+import { SPARSEVLM_DEFAULT_LAYERS } from '../reduce/sparsevlm.js';
 import { reducerFromFlags, strategyNames, type ReduceFlags, type StrategyName } from '../reduce/registry.js';
 
 export type MustDropBudget = keyof typeof MUSTDROP_BUDGETS;
@@ -78,6 +79,11 @@ export function scaleLayerLists(
     result.mustdropLayers = scaleLayerList(list, layers, totalLayers, 0, layers - 1);
     scaled.push({ flag: '--mustdrop-layers', from: list, to: result.mustdropLayers });
   }
+  if (flags.sparsevlmLayers === undefined && names.includes('sparsevlm')) {
+    const list = [...SPARSEVLM_DEFAULT_LAYERS];
+    result.sparsevlmLayers = scaleLayerList(list, layers, totalLayers, 1, layers);
+    scaled.push({ flag: '--sparsevlm-layers', from: list, to: result.sparsevlmLayers });
+  }
   return { flags: result, scaled };
 }
 
@@ -149,6 +155,10 @@ export function strategyLabel(reducer: TokenReducer | null, budget?: number): st
     }
     case 'divprune':
       return `${reducer.name} ${options.keep !== undefined ? `keep ${String(options.keep)}` : `ratio ${String(options.ratio)}`}`;
+    case 'visionzip':
+      return `visionzip ${String(options.dominant)}+${String(options.contextual)}`;
+    case 'sparsevlm':
+      return `sparsevlm ${list('layers')} scale ${String(options.scale)} bias ${String(options.bias)}`;
     default: {
       const thresholds = budget !== undefined ? `budget ${budget}` : `thresholds ${String(options.globalThr)}/${String(options.individualThr)}`;
       const stages = options.stages as readonly string[];

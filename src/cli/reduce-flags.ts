@@ -1,6 +1,7 @@
 // The token-reduction flags that generate, bench, flops and show share: --reduce
-// none|fastv|pdrop|mustdrop|mustdrop-vision+fastv|mustdrop-vision+pdrop|dart|divprune, --fastv-k/--fastv-r,
-// --pdrop-layers with --pdrop-ratios or --pdrop-lambda, --mustdrop-*, --dart-*, --divprune-*. The strategies they build
+// none|fastv|pdrop|mustdrop|mustdrop-vision+fastv|mustdrop-vision+pdrop|visionzip|sparsevlm|dart|divprune,
+// --fastv-k/--fastv-r, --pdrop-layers with --pdrop-ratios or --pdrop-lambda, --mustdrop-*,
+// --visionzip-*, --sparsevlm-*, --dart-*, --divprune-*. The strategies they build
 // come from reduce/registry.ts.
 import type { Command } from 'commander';
 import { OptionError } from '../errors.js';
@@ -43,6 +44,15 @@ export function addReduceFlags(command: Command, list = false): Command {
     .option('--dart-ratio <r>', 'DART: without M, each pivot picks floor(N(1-r) / pivots) tokens (default 0.778)', parseNumber('--dart-ratio', () => true, 'a number'))
     .option('--dart-next-budget <B>', 'DART on LLaVA-NeXT: each pivot picks floor(min(B, N - pivots) / pivots) (default 320)', parseWholeNumber('--dart-next-budget', 1))
     .option('--divprune-ratio <r>', 'DivPrune: keep round(r N) image tokens (default 0.098)', parseNumber('--divprune-ratio', () => true, 'a number'))
-    .option('--divprune-keep <K>', 'DivPrune: keep exactly K image tokens instead of a ratio', parseWholeNumber('--divprune-keep', 1));
+    .option('--divprune-keep <K>', 'DivPrune: keep exactly K image tokens instead of a ratio', parseWholeNumber('--divprune-keep', 1))
+    .option('--visionzip-dominant <D>', 'VisionZip: tokens kept by class-token attention, the class token included (default 54)', parseWholeNumber('--visionzip-dominant', 1))
+    .option('--visionzip-contextual <C>', 'VisionZip: contextual tokens merged by key similarity (default 10)', parseWholeNumber('--visionzip-contextual', 1))
+    .option('--sparsevlm-layers <list>', 'SparseVLM: layer counts after which to prune (default 3,7,16,20, the code\'s pruning_loc + 1)', numberList('--sparsevlm-layers', parseWholeNumber('--sparsevlm-layers', 1)))
+    .option('--sparsevlm-scale <s>', 'SparseVLM: kept k = min(int(rank x s + bias), N - 1) (default 13.5)', parseNumber('--sparsevlm-scale', () => true, 'a number'))
+    .option('--sparsevlm-bias <b>', 'SparseVLM: the bias of k (default 0)', parseNumber('--sparsevlm-bias', () => true, 'a number'))
+    .option('--sparsevlm-preset <n>', "SparseVLM: the README's (scale, bias) for 192, 128 or 64: (13.5, 0), (9, 6), (0.8, 0)", parseWholeNumber('--sparsevlm-preset', 1))
+    .option('--sparsevlm-recycle-ratio <r>', 'SparseVLM: recycled candidates int(r x dropped) + 1 (default 0.3)', parseNumber('--sparsevlm-recycle-ratio', () => true, 'a number'))
+    .option('--sparsevlm-no-recycle', 'SparseVLM: drop without recycling (as its v2.0)')
+    .option('--sparsevlm-seed <n>', "SparseVLM: seed of the clustering's tie-breaking noise, torch.manual_seed's stream (default 0)", parseWholeNumber('--sparsevlm-seed', 0));
 }
 

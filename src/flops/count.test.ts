@@ -238,8 +238,8 @@ describe('countFlops checks', () => {
   });
 
   it("refuses a strategy whose scoring work the full accounting does not know, and one the model is too shallow for", () => {
-    const unknown: TokenReducer = { ...pyramidDrop(), name: 'sparsevlm' };
-    assert.throws(() => countFlops({ text: t, imageTokens: 576, textTokens: 40, accounting: 'full', reducer: unknown }), optionError('--reduce sparsevlm', '"sparsevlm"'));
+    const unknown: TokenReducer = { ...pyramidDrop(), name: 'unknownvlm' };
+    assert.throws(() => countFlops({ text: t, imageTokens: 576, textTokens: 40, accounting: 'full', reducer: unknown }), optionError('--reduce unknownvlm', '"unknownvlm"'));
     assert.throws(
       () => countFlops({ text: t, imageTokens: 576, textTokens: 40, accounting: 'pdrop', reducer: pyramidDrop({ layers: [8, 16, 32] }) }),
       (error: unknown) => error instanceof OptionError && error.subject === 'pdrop layers',

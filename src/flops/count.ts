@@ -67,6 +67,12 @@ const SCORING_FLOPS: Readonly<Record<string, (t: TextArch, counts: BoundaryCount
   mustdrop: () => 0,
   dart: (t, counts, reducer) => dartScoringFlops(t, counts, reducer.options.pivotImage as number, reducer.options.pivotText as number),
   divprune: (t, { imageTokens, kept }) => divPruneScoringFlops(t, imageTokens, kept),
+  // VisionZip ranks inside the tower, with the class row and head-mean keys layer L-2 computes anyway
+  // (its cosine assignment, M x C x head dim, is ~0.001% of that layer); the decoder just sees fewer tokens.
+  visionzip: () => 0,
+  // SparseVLM scores with its pruning layers' own attention rows; the rank of a raters x N matrix and
+  // DPC-kNN over at most 0.3 N + 1 hidden rows (c^2 D) stay below 0.1% of a layer at LLaVA sizes.
+  sparsevlm: () => 0,
 };
 
 function decoderFlops(input: FlopsInput, perLayer: readonly number[], reducer: TokenReducer | null): number {

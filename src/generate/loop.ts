@@ -1,7 +1,7 @@
 // The generation story in one loop: encode the image, splice its features into the prompt's
 // embeddings, prefill the decoder, then decode one token at a time until a stop condition, yielding
 // typed events as it goes.
-import { PromptError } from '../errors.js';
+import { OptionError, PromptError } from '../errors.js';
 import type { LlavaRuntime } from '../runtime/llava-runtime.js';
 import { KvCache } from '../runtime/kv-cache.js';
 import type { GenerationEvent, StopReason } from './events.js';
@@ -67,9 +67,12 @@ export async function* generate(runtime: LlavaRuntime, input: GenerationInput, s
 
   const signal = settings.signal;
   signal?.throwIfAborted();
-  const visionStart = performance.now();
   const reducer = settings.reducer ?? null;
-  const features = input.pixelValues ? await encodeImage(runtime, input.pixelValues, reducer?.vision ?? null) : null;
+  if (reducer?.anyresUnsupported && arch.anyres && input.pixelValues) {
+    throw new OptionError({ subject: `--reduce ${reducer.name}`, expected: 'a LLaVA-1.5 model', found: `LLaVA-NeXT: ${reducer.anyresUnsupported}` });
+  }
+  const visionStart = performance.now();
+  const features = input.pixelValues ? await encodeImage(runtime, input.pixelValues, reducer?.vision ?? null, reducer?.features ?? null) : null;
   const visionMs = performance.now() - visionStart;
 
   const prompt = expandImageMarker(input.inputIds, arch.imageTokenId, features?.tokens ?? 0);

@@ -33,7 +33,7 @@ export async function prefill(
     throw new OptionError({ subject: `--reduce ${reducer.name}`, expected: 'an image whose tokens to reduce', found: 'no image' });
   }
   reducer?.checkModel(L);
-  if (reducer?.forPrompt) reducer = reducer.forPrompt(start);
+  if (reducer?.forPrompt) reducer = reducer.forPrompt(start, L);
   const recorder = new StageRecorder(start.imageTokens.length, visionStage);
   const imageTokensPerLayer: number[] = [];
   const sequenceOfLayer: PrefillSequence[] = [];
@@ -65,7 +65,7 @@ export async function prefill(
       if (plan) {
         checkImagePlan(plan, current.imageTokens.length, reducer.name);
         sequence = applyImagePlan(current, plan, D, reducer.positionPolicy, recorder.nextIdentity);
-        recorder.decoderStage(boundary, plan, current.imageTokens, sequence.imageTokens, 'keep' in plan ? plan.detail : undefined);
+        recorder.decoderStage(boundary, plan, current.imageTokens, sequence.imageTokens);
       }
     }
     from = boundary;

@@ -30,7 +30,7 @@ export interface ReductionStage {
   readonly created: readonly CreatedRecord[];
   /** The image span as the decoder sees it after the stage. */
   readonly order: readonly RecordToken[];
-  /** What the strategy found on the way, under its spec's names (DART's pivots, DivPrune's pick order). */
+  /** What the strategy found on the way, under its spec's names (DART's pivots, DivPrune's pick order; SparseVLM: rank, k, sparsified, candidates, clusters). */
   readonly detail?: Readonly<Record<string, unknown>>;
 }
 
@@ -81,7 +81,7 @@ export class StageRecorder {
   }
 
   /** Records a decoder stage: `before` the identities the plan was made over, `after` the identities it left. */
-  decoderStage(afterLayer: number, plan: ImagePlan, before: readonly number[], after: readonly number[], detail?: Readonly<Record<string, unknown>>): void {
+  decoderStage(afterLayer: number, plan: ImagePlan, before: readonly number[], after: readonly number[]): void {
     const stage = this.stages.length + 1;
     const created: CreatedRecord[] = [];
     asTokenPlan(plan).tokens.forEach((token, i) => {
@@ -95,7 +95,7 @@ export class StageRecorder {
       this.names.set(after[i]!, id);
     });
     const entry = stageEntry({ afterLayer }, after.map((identity) => this.names.get(identity)!), created);
-    this.stages.push(detail ? { ...entry, detail } : entry);
+    this.stages.push(plan.detail ? { ...entry, detail: plan.detail } : entry);
   }
 
   private originalsOf(token: RecordToken): readonly number[] {

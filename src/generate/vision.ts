@@ -7,7 +7,8 @@ import { ImageError } from '../errors.js';
 import { gridShape, nextImageTokenCount, unpaddedGrid, type AnyresPixelValues, type PixelValues } from '../image/index.js';
 import type { LlavaRuntime, VisionState } from '../runtime/llava-runtime.js';
 import { applyTokenPlan, checkTokenPlan, isCreated, type TokenPlan } from '../runtime/token-plan.js';
-import type { VisionStage } from '../reduce/types.js';
+import { OptionError } from '../errors.js';
+import type { FeatureStage, VisionStage } from '../reduce/types.js';
 import { stageEntry, type ReductionStage, type RecordToken } from './reduction-record.js';
 
 import { packNextFeatures } from './next-features.js';
@@ -70,8 +71,9 @@ export async function encodeImage(
   runtime: LlavaRuntime,
   pixels: PixelValues | AnyresPixelValues,
   stage: VisionStage | null = null,
+  featureStage: FeatureStage | null = null,
 ): Promise<ImageEmbeddings> {
-  if (runtime.arch.anyres) return encodeAnyresImage(runtime, pixels, stage);
+  if (runtime.arch.anyres) return encodeAnyresImage(runtime, pixels, stage, featureStage);
   const { vision, visionLayersUsed, selectStrategy } = runtime.arch;
   const [, channels, height, width] = pixels.shape;
   if (channels !== 3 || height !== vision.imageSize || width !== vision.imageSize || pixels.data.length !== 3 * height * width) {
@@ -82,6 +84,11 @@ export async function encodeImage(
     });
   }
   const Dv = vision.hiddenSize;
+  if (featureStage) {
+    const chosen = await chooseFeatures(runtime, await runtime.visionEmbeddings(pixels.data, 1), featureStage);
+    const tokens = chosen.features.length / Dv;
+    return { embeddings: await runtime.project(chosen.features, 1, tokens), tokens, vision: null, stage: visionStageEntry(chosen.spans[0]!) };
+  }
   let state: VisionState = await runtime.visionEmbeddings(pixels.data, 1);
   // With the `full` strategy the class token is the first image token, original token 0, standing for no patch.
   const classFirst = selectStrategy === 'full';
@@ -134,7 +141,12 @@ export async function encodeImage(
  * LLaVA-NeXT: the base image and the tiles through the tower in one batch, then the packing:
  * base tokens, the unpadded tile grid row by row with a newline after each row.
  */
-async function encodeAnyresImage(runtime: LlavaRuntime, pixels: PixelValues | AnyresPixelValues, stage: VisionStage | null): Promise<ImageEmbeddings> {
+async function encodeAnyresImage(
+  runtime: LlavaRuntime,
+  pixels: PixelValues | AnyresPixelValues,
+  stage: VisionStage | null,
+  featureStage: FeatureStage | null,
+): Promise<ImageEmbeddings> {
   const { vision, visionLayersUsed, anyres } = runtime.arch;
   const S = vision.imageSize;
   if (!('imageSize' in pixels) || pixels.shape.length !== 5 || pixels.shape[2] !== 3 || pixels.shape[3] !== S || pixels.shape[4] !== S) {
@@ -157,6 +169,7 @@ async function encodeAnyresImage(runtime: LlavaRuntime, pixels: PixelValues | An
   }
   const embedded = await runtime.visionEmbeddings(pixels.data, crops);
   if (stage) return encodeFlatCrops(runtime, embedded, stage);
+  if (featureStage) return encodeChosenCrops(runtime, embedded, featureStage, cols);
   const { state } = await runtime.visionLayers(0, visionLayersUsed, embedded);
   const Dv = vision.hiddenSize;
   const perCrop = vision.numPatches; // class token dropped (the `default` strategy NeXT uses)
@@ -220,4 +233,93 @@ async function encodeFlatCrops(runtime: LlavaRuntime, embedded: VisionState, sta
     },
     stage: visionStageEntry(spans.flat()),
   };
+}
+
+/**
+ * A feature stage (VisionZip): the tower up to its layer (not the configured feature layer; the
+ * layers after it do not run), the class token's attention and the head-mean keys there, and per
+ * image the plan's tokens as the features [B, tokens, Dv]. Every image's plan must give as many.
+ */
+async function chooseFeatures(runtime: LlavaRuntime, embedded: VisionState, stage: FeatureStage): Promise<{ features: Float32Array; spans: SpanToken[][] }> {
+  const { vision } = runtime.arch;
+  const layer = stage.layer < 0 ? vision.numLayers + stage.layer : stage.layer;
+  const S = embedded.tokens;
+  stage.check(S, vision.numLayers);
+  if (layer < 0 || layer >= vision.numLayers) {
+    throw new OptionError({ subject: 'feature stage layer', expected: `a layer of the ${vision.numLayers}-layer vision tower`, found: String(stage.layer) });
+  }
+  const Dv = vision.hiddenSize;
+  const H = vision.numHeads;
+  const Hd = vision.headDim;
+  const ran = await runtime.visionLayers(0, layer + 1, embedded, new Map([[layer, [0]]]), [layer]);
+  const attention = ran.attentions.get(layer)!; // [B, H, 1, S]
+  const keyMean = ran.keyMeans.get(layer)!; // [B, S, Hd]
+  const chosen: Float32Array[] = [];
+  const spans: SpanToken[][] = [];
+  for (let b = 0; b < embedded.batch; b++) {
+    const hidden = ran.state.hidden.subarray(b * S * Dv, (b + 1) * S * Dv);
+    const plan = stage.select({
+      hidden,
+      hiddenSize: Dv,
+      classAttention: attention.subarray(b * H * S, (b + 1) * H * S),
+      numHeads: H,
+      keyMean: keyMean.subarray(b * S * Hd, (b + 1) * S * Hd),
+      headDim: Hd,
+    });
+    checkTokenPlan(plan, S, 'feature stage');
+    chosen.push(applyTokenPlan(hidden, Dv, 0, S, plan));
+    // Token 0 is the class token; patch p of image b is original b x patches + p.
+    const before: SpanToken[] = [{ originals: [], built: false, cls: true }, ...patchSpan(S - 1, b * (S - 1))];
+    spans.push(plannedSpan(before, plan));
+  }
+  const tokens = chosen[0]!.length / Dv;
+  const features = new Float32Array(embedded.batch * tokens * Dv);
+  chosen.forEach((rows, b) => {
+    if (rows.length !== tokens * Dv) throw new OptionError({ subject: 'feature stage', expected: `${tokens} tokens from every crop`, found: `${rows.length / Dv} from crop ${b}` });
+    features.set(rows, b * tokens * Dv);
+  });
+  return { features, spans };
+}
+
+/**
+ * LLaVA-NeXT under a feature stage, as VisionZip's code assembles it: the base crop's tokens as
+ * chosen; then the tiles' kept original patches in raster order of the tiled canvas (no unpadding,
+ * no newline tokens); then the tiles' class tokens, crop by crop; then the tiles' built tokens,
+ * crop by crop (ambiguity 11 of the VisionZip spec). The canvas is the tiles' rows x cols grid of
+ * g x g patches, g the tower's grid (the code's literal 24).
+ */
+async function encodeChosenCrops(runtime: LlavaRuntime, embedded: VisionState, stage: FeatureStage, cols: number): Promise<ImageEmbeddings> {
+  const { vision } = runtime.arch;
+  const D = runtime.arch.text.hiddenSize;
+  const g = vision.gridSize;
+  const P = vision.numPatches;
+  const { features, spans } = await chooseFeatures(runtime, embedded, stage);
+  const crops = embedded.batch;
+  const perCrop = features.length / vision.hiddenSize / crops;
+  const projected = await runtime.project(features, crops, perCrop); // [crops, perCrop, D]
+  const rowOf = (crop: number, place: number) => projected.subarray((crop * perCrop + place) * D, (crop * perCrop + place + 1) * D);
+  const placed: { row: Float32Array; token: SpanToken }[] = spans[0]!.map((token, place) => ({ row: rowOf(0, place), token }));
+  const patchesOnCanvas: { key: number; row: Float32Array; token: SpanToken }[] = [];
+  const classes: typeof placed = [];
+  const built: typeof placed = [];
+  for (let c = 1; c < crops; c++) {
+    spans[c]!.forEach((token, place) => {
+      const entry = { row: rowOf(c, place), token };
+      if (token.cls) classes.push(entry);
+      else if (token.built) built.push(entry);
+      else {
+        // Tile t = c - 1 sits at (t / cols, t % cols) of the rows x cols canvas of g x g patches.
+        const patch = token.originals[0]! - c * P;
+        const t = c - 1;
+        const y = Math.floor(t / cols) * g + Math.floor(patch / g);
+        const x = (t % cols) * g + (patch % g);
+        patchesOnCanvas.push({ key: y * cols * g + x, ...entry });
+      }
+    });
+  }
+  patchesOnCanvas.sort((a, b) => a.key - b.key);
+  const ordered = [...placed, ...patchesOnCanvas, ...classes, ...built];
+  const embeddings = new Float32Array(ordered.length * D);
+  ordered.forEach((entry, i) => embeddings.set(entry.row, i * D));
+  return { embeddings, tokens: ordered.length, vision: null, stage: visionStageEntry(ordered.map((e) => e.token)) };
 }

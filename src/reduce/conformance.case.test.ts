@@ -53,11 +53,26 @@ async function run(runtime: LlavaRuntime, reducer: TokenReducer | null, input = 
   };
 }
 
-/** Wraps `strategy` so it still ranks everywhere but merges nothing and keeps every image token. */
+/**
+ * Wraps `strategy` so it still ranks everywhere but merges nothing and keeps every image token (a
+ * feature stage: the patch tokens, as LLaVA's `default` feature selection feeds them).
+ */
 function keepingEverything(strategy: TokenReducer): TokenReducer {
-  const vision = strategy.vision;
+  const { vision, features } = strategy;
   return {
     ...strategy,
+    ...(strategy.forPrompt ? { forPrompt: (input: PrefillSequence, numLayers: number) => keepingEverything(strategy.forPrompt!(input, numLayers)) } : {}),
+    ...(features
+      ? {
+          features: {
+            ...features,
+            select(image) {
+              features.select(image);
+              return { tokens: Array.from({ length: image.classAttention.length / image.numHeads - 1 }, (_, p) => p + 1) };
+            },
+          },
+        }
+      : {}),
     ...(vision
       ? {
           vision: {
@@ -80,7 +95,7 @@ function keepingEverything(strategy: TokenReducer): TokenReducer {
 function capturing(strategy: TokenReducer, plans: Map<number, ImagePlan>): TokenReducer {
   return {
     ...strategy,
-    ...(strategy.forPrompt ? { forPrompt: (input: PrefillSequence) => capturing(strategy.forPrompt!(input), plans) } : {}),
+    ...(strategy.forPrompt ? { forPrompt: (input: PrefillSequence, numLayers: number) => capturing(strategy.forPrompt!(input, numLayers), plans) } : {}),
     async onBoundary(context) {
       const plan = await strategy.onBoundary(context);
       if (plan) plans.set(context.layer, plan);

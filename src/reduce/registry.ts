@@ -2,16 +2,19 @@
 // from the options generate, bench, flops, show, eval and the server share (the CLI's flags in
 // camelCase). Options of a strategy that is not asked for are refused, not ignored.
 // Defaults are the papers' (K=2, R=0.5; layers 8,16,24, lambda 0.5; MustDrop budget 192) or the
-// authors' code's (DART layer 2, 4+4 pivots, M 128; DivPrune ratio 0.098).
+// authors' code's (DART layer 2, 4+4 pivots, M 128; DivPrune ratio 0.098; VisionZip 54/10 as its
+// README; SparseVLM v1 layers 3,7,16,20, scale 13.5, bias 0).
 import { OptionError } from '../errors.js';
 import { dart } from './dart.js';
 import { divPrune } from './divprune.js';
 import { fastV } from './fastv.js';
 import { mustDrop, type MustDropOptions } from './must-drop.js';
 import { pyramidDrop } from './pyramid-drop.js';
+import { sparseVlm, type SparseVlmOptions } from './sparsevlm.js';
+import { visionZip } from './visionzip.js';
 import { withVisionStage, type TokenReducer } from './types.js';
 
-export const STRATEGY_NAMES = ['none', 'fastv', 'pdrop', 'mustdrop', 'mustdrop-vision+fastv', 'mustdrop-vision+pdrop', 'dart', 'divprune'] as const;
+export const STRATEGY_NAMES = ['none', 'fastv', 'pdrop', 'mustdrop', 'mustdrop-vision+fastv', 'mustdrop-vision+pdrop', 'visionzip', 'sparsevlm', 'dart', 'divprune'] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 export interface ReduceFlags {
@@ -36,6 +39,16 @@ export interface ReduceFlags {
   dartNextBudget?: number;
   divpruneRatio?: number;
   divpruneKeep?: number;
+  visionzipDominant?: number;
+  visionzipContextual?: number;
+  sparsevlmLayers?: number[];
+  sparsevlmScale?: number;
+  sparsevlmBias?: number;
+  sparsevlmPreset?: number;
+  sparsevlmRecycleRatio?: number;
+  /** commander's --sparsevlm-no-recycle: false when given. */
+  sparsevlmRecycle?: boolean;
+  sparsevlmSeed?: number;
 }
 
 /** The strategy names given to --reduce (default: none), each checked. */
@@ -59,6 +72,8 @@ export function reducerFromFlags(name: StrategyName, flags: ReduceFlags, allName
     ['mustdrop', ['mustdropBudget', 'mustdropGlobalThr', 'mustdropIndividualThr', 'mustdropLayers', 'mustdropStages', 'mustdropCorrectedPositions']],
     ['dart', ['dartLayer', 'dartPivotImage', 'dartPivotText', 'dartMaxTokens', 'dartRatio', 'dartNextBudget']],
     ['divprune', ['divpruneRatio', 'divpruneKeep']],
+    ['visionzip', ['visionzipDominant', 'visionzipContextual']],
+    ['sparsevlm', ['sparsevlmLayers', 'sparsevlmScale', 'sparsevlmBias', 'sparsevlmPreset', 'sparsevlmRecycleRatio', 'sparsevlmRecycle', 'sparsevlmSeed']],
   ];
   for (const [strategy, keys] of families) {
     if (given(keys).length > 0 && !uses(strategy)) {
@@ -92,6 +107,13 @@ export function reducerFromFlags(name: StrategyName, flags: ReduceFlags, allName
         ...(flags.divpruneRatio !== undefined ? { ratio: flags.divpruneRatio } : {}),
         ...(flags.divpruneKeep !== undefined ? { keep: flags.divpruneKeep } : {}),
       });
+    case 'visionzip':
+      return visionZip({
+        ...(flags.visionzipDominant !== undefined ? { dominant: flags.visionzipDominant } : {}),
+        ...(flags.visionzipContextual !== undefined ? { contextual: flags.visionzipContextual } : {}),
+      });
+    case 'sparsevlm':
+      return sparseVlm(sparseVlmOptions(flags));
   }
 }
 
@@ -116,5 +138,18 @@ function mustDropOptions(flags: ReduceFlags): MustDropOptions {
     ...(flags.mustdropLayers ? { layers: flags.mustdropLayers } : {}),
     ...(flags.mustdropStages ? { stages: flags.mustdropStages as MustDropOptions['stages'] } : {}),
     ...(flags.mustdropCorrectedPositions ? { correctedDecodePositions: true } : {}),
+  };
+}
+
+/** SparseVLM's options from its flags; zod checks the values (preset, ranges, layer order). */
+function sparseVlmOptions(flags: ReduceFlags): SparseVlmOptions {
+  return {
+    ...(flags.sparsevlmLayers ? { layers: flags.sparsevlmLayers } : {}),
+    ...(flags.sparsevlmScale !== undefined ? { scale: flags.sparsevlmScale } : {}),
+    ...(flags.sparsevlmBias !== undefined ? { bias: flags.sparsevlmBias } : {}),
+    ...(flags.sparsevlmPreset !== undefined ? { preset: flags.sparsevlmPreset as SparseVlmOptions['preset'] } : {}),
+    ...(flags.sparsevlmRecycleRatio !== undefined ? { recycleRatio: flags.sparsevlmRecycleRatio } : {}),
+    ...(flags.sparsevlmRecycle === false ? { recycle: false } : {}),
+    ...(flags.sparsevlmSeed !== undefined ? { seed: flags.sparsevlmSeed } : {}),
   };
 }

@@ -40,6 +40,32 @@ export interface VisionStage {
   keyTokens(attention: Float32Array, numHeads: number, tokens: number): number[];
 }
 
+/** What a feature-stage strategy sees at its CLIP layer, for one image (crop): class token first. */
+export interface FeatureContext {
+  /** The layer's output [S, Dv] (the residual stream, as LLaVA's features are). */
+  readonly hidden: Float32Array;
+  readonly hiddenSize: number;
+  /** The class token's attention probabilities at the layer, [H, S]. */
+  readonly classAttention: Float32Array;
+  readonly numHeads: number;
+  /** The layer's keys averaged over heads, [S, Hd]. */
+  readonly keyMean: Float32Array;
+  readonly headDim: number;
+}
+
+/**
+ * A strategy's choice of the image features themselves (VisionZip): at one CLIP layer, which of its
+ * tokens, kept or built, go to the projector and on to the decoder, in order.
+ */
+export interface FeatureStage {
+  /** The CLIP layer (negative counts from the end) whose output becomes the features, in place of the configured feature layer. */
+  readonly layer: number;
+  /** Throws OptionError when the options do not fit `tokens` tokens per image (class token included) or a tower of `numLayers` layers. */
+  check(tokens: number, numLayers: number): void;
+  /** A plan over the image's S tokens (class token = 0): the features, in order. */
+  select(image: FeatureContext): TokenPlan;
+}
+
 export interface BoundaryContext {
   /** Decoder layers run so far: the boundary lies between layer `layer - 1` and layer `layer`. */
   readonly layer: number;
@@ -77,9 +103,12 @@ export interface TokenReducer {
   readonly decodePositions?: 'continue-cache' | 'cache-length';
   /**
    * For strategies with state over one prompt (SparseVLM's text raters, its noise stream): the
-   * strategy for this prompt, given the prompt as it enters decoder layer 0. Called once per prefill.
+   * strategy for this prompt, given the prompt as it enters decoder layer 0 and the decoder's depth.
+   * Called once per prefill, after `checkModel`.
    */
-  forPrompt?(input: PrefillSequence): TokenReducer;
+  forPrompt?(input: PrefillSequence, numLayers: number): TokenReducer;
+  /** Set when the method's code cannot run LLaVA-NeXT's anyres images: the reason, for the error. */
+  readonly anyresUnsupported?: string;
   /** Throws OptionError when the options do not fit a decoder of `numLayers` layers. */
   checkModel(numLayers: number): void;
   /**
@@ -97,6 +126,8 @@ export interface TokenReducer {
   onBoundary(context: BoundaryContext): Promise<ImagePlan | undefined>;
   /** Work inside the vision tower, for strategies that have some. */
   readonly vision?: VisionStage;
+  /** The image features chosen at a CLIP layer, for strategies that do so. */
+  readonly features?: FeatureStage;
   /**
    * After prefill, shrink the caches of decoder layers [from, to) to the tokens that survived the
    * last drop (MustDrop's decode-stage cache policy).

@@ -16,7 +16,7 @@ import type { GraphBuilder, GraphInput } from '../onnx/builder.js';
 import { GraphSession, type GraphOpener, type SerializedGraph, type SessionSettings } from './session.js';
 
 /** Bumped whenever the graphs built from the same weights change, so older entries are never used. */
-export const GRAPH_CACHE_FORMAT = 1;
+export const GRAPH_CACHE_FORMAT = 2;
 const MANIFEST = 'manifest.json';
 const TEMPORARY = /\.tmp-(\d+)-[0-9a-f]+$/;
 

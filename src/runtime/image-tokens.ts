@@ -26,12 +26,12 @@ export type PositionPolicy = 'keep-original' | 'reindex';
 /** Image tokens to keep: indices into the current image span, ascending and unique. */
 export interface KeepPlan {
   readonly keep: readonly number[];
-  /** What the strategy found on the way (pivots, pick order), copied into the stage's record. */
+  /** What the strategy found on the way (DART's pivots, DivPrune's pick order, SparseVLM's ranks), copied into the stage's record; the runtime ignores it. */
   readonly detail?: Readonly<Record<string, unknown>>;
 }
 
 /** What a decoder-side strategy returns: tokens to keep, or a plan that also builds tokens. */
-export type ImagePlan = KeepPlan | TokenPlan;
+export type ImagePlan = KeepPlan | (TokenPlan & { readonly detail?: Readonly<Record<string, unknown>> });
 
 export function asTokenPlan(plan: ImagePlan): TokenPlan {
   return 'keep' in plan ? { tokens: plan.keep } : plan;

@@ -190,25 +190,29 @@ export class LlavaRuntime {
 
   /**
    * Runs vision layers [from, to), any of the tower's layers. `attentionRows` maps a layer to the
-   * query rows whose attention probabilities ([B, H, R, S]) to return.
+   * query rows whose attention probabilities ([B, H, R, S]) to return; `keyMeanLayers` names layers
+   * whose head-mean keys ([B, S, Hd]) to return.
    */
   async visionLayers(
     from: number,
     to: number,
     state: VisionState,
     attentionRows: ReadonlyMap<number, readonly number[]> = new Map(),
-  ): Promise<{ state: VisionState; attentions: Map<number, Float32Array> }> {
+    keyMeanLayers: readonly number[] = [],
+  ): Promise<{ state: VisionState; attentions: Map<number, Float32Array>; keyMeans: Map<number, Float32Array> }> {
     this.checkRange('vision', from, to, this.arch.vision.numLayers);
     const attentions = new Map<number, Float32Array>();
+    const keyMeans = new Map<number, Float32Array>();
     let hidden = state.hidden;
     const dims = [state.batch, state.tokens, this.arch.vision.hiddenSize];
     for (let layer = from; layer < to; layer++) {
       const rows = attentionRows.get(layer);
       const out = await this.visionLayerSessions[layer]!.run({ hidden: floatTensor(hidden, dims), attention_rows: int64Tensor(rows ?? []) });
       if (rows) attentions.set(layer, out.attentions!.data as Float32Array);
+      if (keyMeanLayers.includes(layer)) keyMeans.set(layer, out.key_mean!.data as Float32Array);
       hidden = out.hidden_out!.data as Float32Array;
     }
-    return { state: { ...state, hidden }, attentions };
+    return { state: { ...state, hidden }, attentions, keyMeans };
   }
 
   /** features [B, P, Dv] -> image embeddings [B, P, D]. */

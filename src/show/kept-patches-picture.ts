@@ -33,7 +33,8 @@ function nextGeometry(model: LlavaModel, pixels: AnyresPixelValues, reduction: R
   const { vision, anyres } = model.arch;
   const layout = nextTokenLayout(pixels.imageSize, anyres!.pinpoints, vision.imageSize, vision.gridSize);
   const { image, patchRects, cropPatchRects, padding } = nextPicture(pixels, layout, model.anyresPreprocessing!);
-  if (reduction.vision) {
+  // A vision-side stage (MustDrop's merge, VisionZip's selection) runs the crops flat, as their code does.
+  if (reduction.vision || reduction.stages.some((stage) => stage.where === 'vision')) {
     const crops = pixels.shape[1];
     return { grid: { imageTokens: crops * vision.numPatches, classTokens: 0, flatCrops: crops }, picture: { image, patchRects: cropPatchRects } };
   }

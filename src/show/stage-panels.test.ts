@@ -232,3 +232,29 @@ describe('strategyTitle', () => {
     assert.equal(title, 'mustdrop-vision+pdrop: vision.window=3, vision.stages=vision, prefill.layers=8,16,24');
   });
 });
+
+describe('stagePanels for built tokens', () => {
+  it('VisionZip: dominant patches clear, every merged patch outlined on its own; SparseVLM: recycled patches outlined', () => {
+    const zip: ReductionRecord = {
+      strategy: 'visionzip',
+      options: {},
+      stages: [stageEntry({ where: 'vision' }, ['cls', 4, 9, 's1c0'], [{ id: 's1c0', members: [0, 1, 35] }])],
+      imageTokensPerLayer: [4, 4],
+    };
+    const { panels, legend } = stagePanels(zip, GRID);
+    assert.deepEqual(panels[1]!.keptPatches, [4, 9]);
+    assert.deepEqual(panels[1]!.outlined, [[0], [1], [35]]);
+    assert.equal(panels[1]!.caption, 'vision: 2 kept + 1 contextual (3 merged), 36 -> 4');
+    assert.equal(legend[0]!.label, 'merged into a contextual token');
+    const sparse: ReductionRecord = {
+      strategy: 'sparsevlm',
+      options: {},
+      stages: [stageEntry({ afterLayer: 2 }, [3, 's1c0'], [{ id: 's1c0', members: [5, 20] }])],
+      imageTokensPerLayer: [36, 36, 2],
+    };
+    const recycled = stagePanels(sparse, GRID);
+    assert.deepEqual(recycled.panels[1]!.keptPatches, [3, 5, 20]);
+    assert.deepEqual(recycled.panels[1]!.outlined, [[5], [20]]);
+    assert.equal(recycled.legend[0]!.label, 'recycled into a cluster token');
+  });
+});

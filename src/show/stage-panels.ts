@@ -110,7 +110,13 @@ export function stagePanels(reduction: ReductionRecord, grid: TokenGrid): Panels
   const keys: RecordToken[] = (vision?.keySet ?? []).map((k) => entry?.order[k] ?? k);
   // Groups, not patches: one outline per merged token and one mark per key token, however many
   // patches it stands for. A key on a class token (no patch) has nothing to mark.
-  const outlinedAmong = (tokens: readonly RecordToken[]) => tokens.map(patchesOf).filter((patches) => patches.length > 1);
+  // Tokens built between decoder layers (SparseVLM's recycled clusters) gather patches from all over
+  // the image: each of their patches is outlined on its own rather than one box around them all.
+  const decoderBuilt = new Set(reduction.stages.filter((stage) => stage.afterLayer !== undefined).flatMap((stage) => stage.created.map((c) => c.id)));
+  const outlinedAmong = (tokens: readonly RecordToken[]) => [
+    ...tokens.filter((t) => !decoderBuilt.has(String(t))).map(patchesOf).filter((patches) => patches.length > 1),
+    ...tokens.filter((t) => decoderBuilt.has(String(t))).flatMap((t) => patchesOf(t).map((p) => [p])),
+  ];
   const markedAmong = (tokens: readonly RecordToken[]) => tokens.map(patchesOf).filter((patches) => patches.length > 0);
   const panels: StagePanel[] = [{ keptPatches: null, caption: allCaption(grid) }];
   if (vision && entry) {
@@ -122,6 +128,14 @@ export function stagePanels(reduction: ReductionRecord, grid: TokenGrid): Panels
       outlined: outlinedAmong(entry.order),
       marked: markedAmong(keys),
       caption: `vision: ${plural(windows, 'window')} merged (${grid.imageTokens} -> ${after}), ${plural(keys.length, 'key token')}`,
+    });
+  } else if (entry) {
+    // A feature stage (VisionZip): kept patches clear, the patches merged into built tokens outlined each.
+    const merged = entry.created.flatMap((c) => c.members.flatMap(patchesOf));
+    panels.push({
+      keptPatches: entry.keptImageTokens.flatMap(patchesOf),
+      outlined: merged.map((p) => [p]),
+      caption: `vision: ${entry.keptImageTokens.length} kept + ${entry.created.length} contextual (${merged.length} merged), ${grid.imageTokens} -> ${entry.order.length}`,
     });
   }
   const decoderStages = reduction.stages.filter((stage) => stage.afterLayer !== undefined);
@@ -146,7 +160,11 @@ export function stagePanels(reduction: ReductionRecord, grid: TokenGrid): Panels
   const pivotMark: LegendEntry[] = pivotsShown ? [{ swatch: 'mark', label: 'image pivot (DART: largest key L1 norm)' }] : [];
   const next = grid.next;
   let legend: LegendEntry[] = [];
-  if (vision) {
+  if (entry && !vision) {
+    legend = [{ swatch: 'outline', label: 'merged into a contextual token' }, { swatch: 'dimmed', label: 'dropped' }];
+  } else if (decoderBuilt.size > 0) {
+    legend = [{ swatch: 'outline', label: 'recycled into a cluster token' }, { swatch: 'dimmed', label: 'dropped' }];
+  } else if (vision) {
     legend = [
       { swatch: 'outline', label: 'merged window (one token)' },
       ...(keys.length > 0 ? [{ swatch: 'mark' as const, label: 'key token (top CLIP class-token attention)' }] : []),

@@ -46,7 +46,8 @@ export function buildVisionEmbeddingsGraph(v: VisionArch, w: WeightSource): Grap
 /**
  * hidden [B,S,Dv] -> hidden [B,S,Dv] through encoder layer `index`; also `attentions` [B,H,R,S],
  * the attention probabilities of the query rows fed as `attention_rows` (int64 [R], usually empty:
- * reduction strategies ask for rows, e.g. the class token's).
+ * reduction strategies ask for rows, e.g. the class token's), and `key_mean` [B,S,Hd], the layer's
+ * keys (k_proj with bias, on the normed input) averaged over heads.
  */
 export function buildVisionLayerGraph(v: VisionArch, w: WeightSource, index: number, encoding: LinearEncoding): GraphBuilder {
   const g = new GraphBuilder(`vision_layer_${index}`);
@@ -68,7 +69,10 @@ export function buildVisionLayerGraph(v: VisionArch, w: WeightSource, index: num
     const x = layerNorm(hidden, 'layer_norm1');
     const heads = (t: Value) => op.reshape(t, [0, 0, v.numHeads, v.headDim]); // [B,S,H,Hd]
     const q = op.transpose(heads(project(x, 'self_attn.q_proj', D, D)), [0, 2, 1, 3]); // [B,H,S,Hd]
-    const kT = op.transpose(heads(project(x, 'self_attn.k_proj', D, D)), [0, 2, 3, 1]); // [B,H,Hd,S]
+    const k = heads(project(x, 'self_attn.k_proj', D, D)); // [B,S,H,Hd]
+    // The keys averaged over heads (VisionZip's similarity metric): [B,S,Hd].
+    g.output(op.reshape(op.reduceMean(k, [2]), [0, 0, v.headDim]), 'key_mean', 'float32', ['B', 'S', v.headDim]);
+    const kT = op.transpose(k, [0, 2, 3, 1]); // [B,H,Hd,S]
     const val = op.transpose(heads(project(x, 'self_attn.v_proj', D, D)), [0, 2, 1, 3]); // [B,H,S,Hd]
     const scaled = op.mul(q, g.constFloat(v.headDim ** -0.5));
     const probs = op.softmax(op.matMul(scaled, kT), -1); // [B,H,S,S]
