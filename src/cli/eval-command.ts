@@ -14,6 +14,7 @@ import {
   CONVERSATIONS,
   costSummary,
   DEFAULT_BUDGETS,
+  DEFAULT_SWEEP_METHODS,
   evalTask,
   parseConversation,
   readAnswers,
@@ -104,7 +105,7 @@ export function registerEvalCommand(program: Command): void {
     .action(runCommand(scoreAction));
 
   addModelFlags(evalCommand.command('sweep').description('run none and each method at matched token budgets, then write a table and an accuracy-versus-FLOPs plot'))
-    .option('--reduce <list>', `methods: ${SWEEP_METHODS.join(',')}`, SWEEP_METHODS.join(','))
+    .option('--reduce <list>', `methods among ${SWEEP_METHODS.join(',')}`, DEFAULT_SWEEP_METHODS.join(','))
     .option('--budgets <list>', `average image tokens of 576, scaled to the model (default ${DEFAULT_BUDGETS.join(',')})`, (text: string) => text.split(',').map((t) => parseWholeNumber('--budgets', 1)(t.trim())))
     .option('--out-dir <dir>', 'answers, table and plot (default eval-sweep-<task>)')
     .action(runCommand(sweepAction));

@@ -77,4 +77,14 @@ describe('visdrop eval', () => {
     for (const name of ['sweep.md', 'sweep.csv', 'sweep.svg', 'sweep.png', 'synth-none.jsonl', 'synth-fastv-192.jsonl']) assert.ok(existsSync(join(out, name)), name);
     assert.match(readFileSync(join(out, 'sweep.md'), 'utf8'), /\| fastv \| 192 \| K=1 R=0\.888889 \|/);
   });
+
+  it('eval sweep runs DART and DivPrune by name, each at its paper\'s budget rule', () => {
+    const out = join(work, 'sweep-dart-divprune');
+    const result = visdrop('eval', 'sweep', '--model', model, '--task', 'synth', '--data', data, '--limit', '1', '--max-new-tokens', '2', '--budgets', '64', '--reduce', 'dart,divprune', '--out-dir', out, '--json');
+    assert.equal(result.status, 0, result.stderr);
+    const rows: { method: string; setting: string; averageImageTokens: number }[] = JSON.parse(result.stdout).rows;
+    assert.deepEqual(rows.map((r) => `${r.method}: ${r.setting}`), ['none: full', 'dart: K=1 M=64 pivots 4+4', 'divprune: keep 64']);
+    // 4 layers: DART's first layer sees all 576, the other three 4 + 8 x 8 = 68; DivPrune keeps 64 in every layer.
+    assert.deepEqual(rows.map((r) => r.averageImageTokens), [576, (576 + 3 * 68) / 4, 64]);
+  });
 });

@@ -6,9 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { OptionError } from '../../errors.js';
+import { reducerFromFlags } from '../../reduce/registry.js';
 import { sweepSvg, writeSweepPng } from './plot.js';
 import { sweepCsv, sweepMarkdown, type SweepRow } from './report.js';
-import { scaleLayers, sweepSettings } from './settings.js';
+import { DEFAULT_SWEEP_METHODS, scaleLayers, sweepSettings, type SweepSetting } from './settings.js';
+
+/** Image tokens entering each decoder layer under a setting's plan. */
+function perLayer(s: SweepSetting, imageTokens: number, layers: number): number[] {
+  return reducerFromFlags(s.method, { ...s.flags, reduce: s.method })!.plannedImageTokensPerLayer!(imageTokens, layers);
+}
 
 describe('sweep settings', () => {
   it('LLaVA-1.5-7B (32 layers, 576 tokens): FastV K=2 with R giving the budget on average; PyramidDrop on 2,8,16', () => {
@@ -39,7 +45,49 @@ describe('sweep settings', () => {
   });
   it('refuses a MustDrop budget without shipped thresholds, and unknown methods', () => {
     assert.throws(() => sweepSettings(['mustdrop'], [100], 32, 576), OptionError);
-    assert.throws(() => sweepSettings(['sparsevlm'], [64], 32, 576), OptionError);
+    assert.throws(() => sweepSettings(['tome'], [64], 32, 576), OptionError);
+    assert.throws(() => sweepSettings(['mustdrop-vision+pdrop'], [64], 32, 576), OptionError);
+  });
+  it('runs none, FastV, PyramidDrop and MustDrop unless asked for more', () => {
+    assert.deepEqual(DEFAULT_SWEEP_METHODS, ['none', 'fastv', 'pdrop', 'mustdrop']);
+  });
+  it('LLaVA-1.5-7B: DART at its code\'s M = B and K = 2 (kept 196/132/68, dart.md 5), DivPrune keeping B', () => {
+    const settings = sweepSettings(['dart', 'divprune'], [192, 128, 64], 32, 576);
+    const keptByDart: Record<number, number> = { 192: 196, 128: 132, 64: 68 };
+    for (const s of settings.filter((x) => x.method === 'dart')) {
+      assert.deepEqual(s.flags, { dartLayer: 2, dartMaxTokens: s.budget });
+      const tokens = perLayer(s, 576, 32);
+      assert.deepEqual(tokens.slice(0, 3), [576, 576, keptByDart[s.budget!]]);
+      assert.equal(s.plannedAverage, (2 * 576 + 30 * keptByDart[s.budget!]!) / 32);
+    }
+    for (const s of settings.filter((x) => x.method === 'divprune')) {
+      assert.deepEqual(s.flags, { divpruneKeep: s.budget });
+      assert.equal(s.plannedAverage, s.budget);
+    }
+  });
+  it('the default model (8 layers, 144 tokens): DART at K=1 with M = B/4; DivPrune on the target', () => {
+    const settings = sweepSettings(['dart', 'divprune'], [192, 128, 64], 8, 144);
+    assert.deepEqual(settings.map((s) => s.targetAverage), [null, 48, 32, 16, 48, 32, 16]);
+    // DART's rule counts the tokens kept after its layer (4 + 8 floor(M/8)), not the average: the
+    // first layer sees all 144, so its average lies above the target.
+    for (const [budget, kept] of [[192, 52], [128, 36], [64, 20]] as const) {
+      const s = settings.find((x) => x.label === `dart-${budget}`)!;
+      assert.deepEqual(s.flags, { dartLayer: 1, dartMaxTokens: budget / 4 });
+      assert.deepEqual(perLayer(s, 144, 8), [144, ...Array<number>(7).fill(kept)]);
+      assert.equal(s.plannedAverage, (144 + 7 * kept) / 8);
+    }
+    for (const s of settings.filter((x) => x.method === 'divprune')) {
+      assert.deepEqual(perLayer(s, 144, 8), Array<number>(8).fill(s.targetAverage!));
+      assert.equal(s.plannedAverage, s.targetAverage);
+    }
+  });
+  it("DivPrune's count is Python's round of B/576 x N (half to even); budgets DART or DivPrune cannot reach are refused", () => {
+    assert.deepEqual(sweepSettings(['divprune'], [10, 6], 8, 144).slice(1).map((s) => s.flags.divpruneKeep), [2, 2]);
+    assert.throws(() => sweepSettings(['divprune'], [1], 8, 144), OptionError);
+    // M = 4 leaves each of the 8 pivots no token; M = 576 keeps 580 of 576 (the pivots come on top).
+    assert.throws(() => sweepSettings(['dart'], [16], 8, 144), OptionError);
+    assert.throws(() => sweepSettings(['dart'], [576], 32, 576), OptionError);
+    assert.throws(() => sweepSettings(['dart'], [64], 1, 576), OptionError);
   });
 });
 
