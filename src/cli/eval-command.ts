@@ -241,7 +241,8 @@ async function sweepAction(given: SweepFlags): Promise<void> {
   const methods = ['none', ...(flags.reduce ?? '').split(',').map((m) => m.trim()).filter((m) => m !== 'none' && m !== '')];
   // Settings and data are checked before the (slow) model load.
   const arch = loadLlavaConfig(flags.model);
-  const settings = sweepSettings(methods, flags.budgets ?? DEFAULT_BUDGETS, arch.text.numLayers, arch.imageTokensPerImage);
+  const { settings, unreachable } = sweepSettings(methods, flags.budgets ?? DEFAULT_BUDGETS, arch.text.numLayers, arch.imageTokensPerImage);
+  for (const u of unreachable) process.stderr.write(`not run: ${u.reason}\n`);
   const data = await task.load(flags.data);
   const model = await openModel(flags);
   const outDir = flags.outDir ?? `eval-sweep-${task.name}`;
@@ -252,6 +253,7 @@ async function sweepAction(given: SweepFlags): Promise<void> {
       task,
       data,
       settings,
+      unreachable,
       outDir,
       identity: baseIdentity(flags, task),
       conversation: parseConversation(flags.conversation),
@@ -265,6 +267,7 @@ async function sweepAction(given: SweepFlags): Promise<void> {
         `${JSON.stringify({
           task: task.name,
           rows: result.rows.map((r) => ({ method: r.setting.method, budget: r.setting.budget, setting: r.setting.setting, flags: r.setting.flags, n: r.n, score: r.score, flopsRatio: r.flopsRatio, targetAverageImageTokens: r.setting.targetAverage, averageImageTokens: r.averageImageTokens, prefillMs: r.prefillMs, answers: r.answersFile })),
+          unreachable,
           files: result.files,
         })}\n`,
       );

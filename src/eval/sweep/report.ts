@@ -1,6 +1,6 @@
 // A sweep's table: one row per setting with its score, FLOPs ratio (full accounting), average kept
 // image tokens and measured prefill time, as Markdown and as CSV.
-import type { SweepSetting } from './settings.js';
+import type { SweepSetting, UnreachableSetting } from './settings.js';
 
 export interface SweepRow {
   readonly setting: SweepSetting;
@@ -29,10 +29,12 @@ function cells(row: SweepRow): string[] {
   ];
 }
 
-export function sweepMarkdown(rows: readonly SweepRow[], scoreName: string): string {
+/** The table; budgets a method cannot reach on the model are listed under it with the reason. */
+export function sweepMarkdown(rows: readonly SweepRow[], scoreName: string, unreachable: readonly UnreachableSetting[] = []): string {
   const header = ['method', 'budget (of 576)', 'setting', 'n', scoreName, 'FLOPs ratio', 'target avg image tokens', 'avg image tokens', 'prefill ms'];
   const lines = [header, header.map(() => '---'), ...rows.map(cells)].map((c) => `| ${c.join(' | ')} |`);
-  return `${lines.join('\n')}\n`;
+  const notes = unreachable.map((u) => `- not run: ${u.method} at ${u.budget} (${u.reason})`);
+  return `${[...lines, ...(notes.length > 0 ? ['', ...notes] : [])].join('\n')}\n`;
 }
 
 function csvCell(text: string): string {

@@ -9,10 +9,12 @@ import { runEval, type EvalProgress, type RunEvalOptions } from '../run-eval.js'
 import type { RunIdentity } from '../answers-file.js';
 import { sweepSvg, writeSweepPng } from './plot.js';
 import { sweepCsv, sweepMarkdown, type SweepRow } from './report.js';
-import type { SweepSetting } from './settings.js';
+import type { SweepSetting, UnreachableSetting } from './settings.js';
 
 export interface RunSweepOptions extends Omit<RunEvalOptions, 'answersFile' | 'identity' | 'reducer' | 'onProgress'> {
   readonly settings: readonly SweepSetting[];
+  /** Method-budget pairs the model cannot reach: not run, listed under the table. */
+  readonly unreachable?: readonly UnreachableSetting[];
   readonly outDir: string;
   /** The identity fields every setting shares; strategy and options come from each setting. */
   readonly identity: Omit<RunIdentity, 'strategy' | 'options'>;
@@ -45,7 +47,7 @@ export async function runSweep(options: RunSweepOptions): Promise<SweepResult> {
     svg: join(options.outDir, 'sweep.svg'),
     png: join(options.outDir, 'sweep.png'),
   };
-  writeFileSync(files.markdown, sweepMarkdown(rows, options.task.scoreName));
+  writeFileSync(files.markdown, sweepMarkdown(rows, options.task.scoreName, options.unreachable));
   writeFileSync(files.csv, sweepCsv(rows));
   const svg = sweepSvg(rows, `${options.task.name}: score against prefill FLOPs`, options.task.scoreName);
   writeFileSync(files.svg, svg);

@@ -12,14 +12,20 @@
 //   tokens"): DART runs its code's max_num_trunction M = B at its K = 2 (it keeps the image pivots
 //   beyond M, P_I + (P_I + P_T) floor(M / (P_I + P_T)), and the K layers before it see every token,
 //   so its average lies above B); DivPrune keeps round(r N) with r = B / 576 before the first layer,
-//   so its average is B.
-// Layer lists are the papers' for 32 layers, scaled to the model's depth.
+//   so its average is B; VisionZip keeps D + C = B tokens out of the tower, split as its README's
+//   settings split every budget (162 + 30, 108 + 20, 54 + 10: D = 27/32 of B, Python's rounding);
+// - SparseVLM runs the (scale, bias) its README ships for B (192, 128, 64 only); like MustDrop's,
+//   its kept counts follow from the data, and the table reports the measured average.
+// Layer lists are the papers' for 32 layers, scaled to the model's depth. A budget a method cannot
+// reach on the model (FastV's first K layers alone average more than B on a shallow decoder, say)
+// is reported as unreachable, with the reason, and the sweep runs the rest.
 import { OptionError } from '../../errors.js';
 import { DART_DEFAULTS, dartKept } from '../../reduce/dart.js';
 import { MUSTDROP_BUDGETS } from '../../reduce/must-drop.js';
 import { reducerFromFlags, type ReduceFlags, type StrategyName } from '../../reduce/registry.js';
+import { SPARSEVLM_DEFAULT_LAYERS, SPARSEVLM_PRESETS } from '../../reduce/sparsevlm.js';
 
-export const SWEEP_METHODS = ['none', 'fastv', 'pdrop', 'mustdrop', 'dart', 'divprune'] as const;
+export const SWEEP_METHODS = ['none', 'fastv', 'pdrop', 'mustdrop', 'visionzip', 'sparsevlm', 'dart', 'divprune'] as const;
 export type SweepMethod = (typeof SWEEP_METHODS)[number];
 /** What `eval sweep` runs without --reduce; the others by name (each adds a run per budget). */
 export const DEFAULT_SWEEP_METHODS: readonly SweepMethod[] = ['none', 'fastv', 'pdrop', 'mustdrop'];
@@ -62,8 +68,15 @@ function averageOf(name: StrategyName, flags: ReduceFlags, imageTokens: number, 
   return perLayer.reduce((a, b) => a + b, 0) / layers;
 }
 
+/** A budget one method cannot reach on the model: the sweep skips it and says why. */
+class UnreachableBudget extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
 function infeasible(method: string, budget: number, why: string): never {
-  throw new OptionError({ subject: `--budgets ${budget}`, expected: `a budget ${method} can reach on this model`, found: why });
+  throw new UnreachableBudget(`${method} cannot reach ${budget} of 576 here: ${why}`);
 }
 
 function fastvSetting(budget: number, target: number, imageTokens: number, layers: number): ReduceFlags {
@@ -104,12 +117,34 @@ function dartSetting(budget: number, target: number, imageTokens: number, layers
   return { dartLayer: layer, dartMaxTokens: maxTokens };
 }
 
+/** Python's round (half to even) of p / q for whole p >= 0, q > 0, in integers. */
+function roundHalfEven(p: number, q: number): number {
+  const floor = Math.floor(p / q);
+  const twiceRest = 2 * (p - floor * q);
+  return twiceRest > q || (twiceRest === q && floor % 2 === 1) ? floor + 1 : floor;
+}
+
+/** VisionZip at B tokens out of the tower: D + C = round(B N / 576), D = round(27/32 of that), as 162 + 30, 108 + 20, 54 + 10 split B. */
+function visionzipSetting(budget: number, imageTokens: number): ReduceFlags {
+  const total = roundHalfEven(budget * imageTokens, PAPER_IMAGE_TOKENS);
+  const dominant = roundHalfEven(total * 27, 32);
+  const contextual = total - dominant;
+  if (dominant < 1 || contextual < 1) infeasible('VisionZip', budget, `${total} tokens leave no room for both a dominant (class) token and a contextual one`);
+  return { visionzipDominant: dominant, visionzipContextual: contextual };
+}
+
+/** SparseVLM at the (scale, bias) its README ships for B, on its layers 3, 7, 16, 20 scaled to the depth. */
+function sparsevlmSetting(budget: number, layers: number): ReduceFlags {
+  if (!(budget in SPARSEVLM_PRESETS)) {
+    infeasible('SparseVLM', budget, `its README ships settings for ${Object.keys(SPARSEVLM_PRESETS).join(', ')} only`);
+  }
+  const scale = layers !== PAPER_LAYERS;
+  return { sparsevlmPreset: budget, ...(scale ? { sparsevlmLayers: scaleLayers(SPARSEVLM_DEFAULT_LAYERS, layers, 1, layers) } : {}) };
+}
+
 /** DivPrune at the paper's ratio r = B / 576: the count round(r N) (Python's half-to-even), computed exactly in integers. */
 function divpruneSetting(budget: number, imageTokens: number): ReduceFlags {
-  const product = budget * imageTokens;
-  const floor = Math.floor(product / PAPER_IMAGE_TOKENS);
-  const twiceRest = 2 * (product - floor * PAPER_IMAGE_TOKENS);
-  const keep = twiceRest > PAPER_IMAGE_TOKENS || (twiceRest === PAPER_IMAGE_TOKENS && floor % 2 === 1) ? floor + 1 : floor;
+  const keep = roundHalfEven(budget * imageTokens, PAPER_IMAGE_TOKENS);
   if (keep < 1) infeasible('DivPrune', budget, `round(${budget}/576 x ${imageTokens}) = 0 tokens`);
   return { divpruneKeep: keep };
 }
@@ -121,11 +156,51 @@ function describeFlags(flags: ReduceFlags): string {
   if (flags.mustdropBudget !== undefined) parts.push(`budget ${flags.mustdropBudget} thresholds, layers ${flags.mustdropLayers?.join(',') ?? '2,6,10,14'}`);
   if (flags.dartMaxTokens != null) parts.push(`K=${flags.dartLayer} M=${flags.dartMaxTokens} pivots ${DART_DEFAULTS.pivotImage}+${DART_DEFAULTS.pivotText}`);
   if (flags.divpruneKeep !== undefined) parts.push(`keep ${flags.divpruneKeep}`);
+  if (flags.visionzipDominant !== undefined) parts.push(`D=${flags.visionzipDominant} C=${flags.visionzipContextual}`);
+  if (flags.sparsevlmPreset !== undefined) parts.push(`preset ${flags.sparsevlmPreset}, layers ${flags.sparsevlmLayers?.join(',') ?? SPARSEVLM_DEFAULT_LAYERS.join(',')}`);
   return parts.join(' ') || 'full';
 }
 
-/** The settings for `methods` (none first) at `budgets`, for a model of `layers` decoder layers and `imageTokens` image tokens. */
-export function sweepSettings(methods: readonly string[], budgets: readonly number[], layers: number, imageTokens: number): SweepSetting[] {
+/** A method and budget the sweep cannot run on this model, and why. */
+export interface UnreachableSetting {
+  readonly method: SweepMethod;
+  readonly budget: number;
+  readonly reason: string;
+}
+
+export interface SweepPlan {
+  readonly settings: readonly SweepSetting[];
+  readonly unreachable: readonly UnreachableSetting[];
+}
+
+function methodFlags(method: Exclude<SweepMethod, 'none'>, budget: number, target: number, imageTokens: number, layers: number): ReduceFlags {
+  switch (method) {
+    case 'fastv':
+      return fastvSetting(budget, target, imageTokens, layers);
+    case 'pdrop':
+      return pdropSetting(budget, target, imageTokens, layers);
+    case 'dart':
+      return dartSetting(budget, target, imageTokens, layers);
+    case 'divprune':
+      return divpruneSetting(budget, imageTokens);
+    case 'visionzip':
+      return visionzipSetting(budget, imageTokens);
+    case 'sparsevlm':
+      return sparsevlmSetting(budget, layers);
+    case 'mustdrop':
+      if (!(budget in MUSTDROP_BUDGETS)) infeasible('MustDrop', budget, `its scripts ship thresholds for ${Object.keys(MUSTDROP_BUDGETS).join(', ')} only`);
+      return { mustdropBudget: budget, ...(layers !== PAPER_LAYERS ? { mustdropLayers: scaleLayers(MUSTDROP_LAYERS, layers, 0, layers - 1) } : {}) };
+  }
+}
+
+/** Methods whose kept counts follow from the data: no planned average. */
+const DATA_DEPENDENT: ReadonlySet<SweepMethod> = new Set(['mustdrop', 'sparsevlm']);
+
+/**
+ * The settings for `methods` (none first) at `budgets`, for a model of `layers` decoder layers and
+ * `imageTokens` image tokens, and the method-budget pairs the model cannot reach.
+ */
+export function sweepSettings(methods: readonly string[], budgets: readonly number[], layers: number, imageTokens: number): SweepPlan {
   for (const m of methods) {
     if (!(SWEEP_METHODS as readonly string[]).includes(m)) throw new OptionError({ subject: '--reduce', expected: `methods among ${SWEEP_METHODS.join(', ')}`, found: JSON.stringify(m) });
   }
@@ -133,24 +208,21 @@ export function sweepSettings(methods: readonly string[], budgets: readonly numb
     throw new OptionError({ subject: '--budgets', expected: `budgets in [1, ${PAPER_IMAGE_TOKENS}] image tokens of 576`, found: budgets.join(',') });
   }
   const settings: SweepSetting[] = [{ method: 'none', budget: null, targetAverage: null, plannedAverage: imageTokens, flags: {}, label: 'none', setting: 'full' }];
-  const scale = layers !== PAPER_LAYERS;
-  for (const method of methods.filter((m) => m !== 'none') as SweepMethod[]) {
+  const unreachable: UnreachableSetting[] = [];
+  for (const method of methods.filter((m) => m !== 'none') as Exclude<SweepMethod, 'none'>[]) {
     for (const budget of budgets) {
       const target = (budget * imageTokens) / PAPER_IMAGE_TOKENS;
       let flags: ReduceFlags;
-      if (method === 'fastv') flags = fastvSetting(budget, target, imageTokens, layers);
-      else if (method === 'pdrop') flags = pdropSetting(budget, target, imageTokens, layers);
-      else if (method === 'dart') flags = dartSetting(budget, target, imageTokens, layers);
-      else if (method === 'divprune') flags = divpruneSetting(budget, imageTokens);
-      else {
-        if (!(budget in MUSTDROP_BUDGETS)) {
-          throw new OptionError({ subject: `--budgets ${budget}`, expected: `MustDrop budgets among ${Object.keys(MUSTDROP_BUDGETS).join(', ')} (the thresholds its scripts ship)`, found: String(budget) });
-        }
-        flags = { mustdropBudget: budget, ...(scale ? { mustdropLayers: scaleLayers(MUSTDROP_LAYERS, layers, 0, layers - 1) } : {}) };
+      try {
+        flags = methodFlags(method, budget, target, imageTokens, layers);
+      } catch (error) {
+        if (!(error instanceof UnreachableBudget)) throw error;
+        unreachable.push({ method, budget, reason: error.reason });
+        continue;
       }
-      const planned = method === 'mustdrop' ? null : averageOf(method, flags, imageTokens, layers);
+      const planned = DATA_DEPENDENT.has(method) ? null : averageOf(method, flags, imageTokens, layers);
       settings.push({ method, budget, targetAverage: target, plannedAverage: planned, flags, label: `${method}-${budget}`, setting: describeFlags(flags) });
     }
   }
-  return settings;
+  return { settings, unreachable };
 }
