@@ -59,7 +59,9 @@ function tokenCounts(reduction: ReductionRecord, imageTokens: number): string {
   // LLaVA-NeXT's crops each merge windows of their own.
   const windows = vision?.mergedWindowsPerCrop?.flat().length ?? vision?.mergedWindows.length;
   const merge = vision ? [`${reduction.imageTokensPerLayer[0]} (${windows} windows merged, ${vision.keySet.length} key tokens)`] : [];
-  return [String(imageTokens), ...merge, ...reduction.stages.filter((s) => s.afterLayer !== undefined).map((s) => String(s.order.length))].join(' -> ');
+  // MustDrop's vision stage is the merge above; another method's (VisionZip's) is counted as a stage.
+  const stages = reduction.stages.filter((s) => s.afterLayer !== undefined || !vision);
+  return [String(imageTokens), ...merge, ...stages.map((s) => String(s.order.length))].join(' -> ');
 }
 
 /** The crops the model sees and what the strategy kept, from one prefill. */
