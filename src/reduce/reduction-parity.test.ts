@@ -5,7 +5,7 @@
 // forward): every stage as the golden states it (kept image tokens; DART's pivots, their CPython set
 // order and per-pivot picks; DivPrune's pick order; VisionZip's and SparseVLM's built tokens' members
 // and the image span after each stage; SparseVLM's raters, rank, k and candidates), last-prompt logits
-// within 1e-3, the same greedy tokens.
+// within 1e-3, the same greedy tokens, each decode step's logits within 1e-3.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -47,6 +47,12 @@ describe("reductions against their authors' code (torch goldens)", () => {
         const difference = Math.max(...result.logits.map((x, i) => Math.abs(x - expected.logits[i]!)));
         assert.ok(difference <= 1e-3, `last-prompt logits differ by ${difference.toExponential(2)}`);
         assert.deepEqual(result.tokens, expected.tokens, 'greedy tokens');
+        // The decode steps (SparseVLM's run at each layer's own cache length) stay within the same bound.
+        assert.equal(result.decodeLogits.length, expected.decodeLogits.length);
+        result.decodeLogits.forEach((step, t) => {
+          const stepDifference = Math.max(...step.map((x, i) => Math.abs(x - expected.decodeLogits[t]![i]!)));
+          assert.ok(stepDifference <= 1e-3, `decode step ${t + 1}'s logits differ by ${stepDifference.toExponential(2)}`);
+        });
       });
     }
   }

@@ -40,7 +40,8 @@ export const PARITY_INPUT: GenerationInput = {
   })(),
 };
 
-export const PARITY_NEW_TOKENS = 3;
+/** Enough decode steps for SparseVLM's per-layer cache-length positions to show in the tokens. */
+export const PARITY_NEW_TOKENS = 8;
 
 /** The golden file a case belongs to, and the script that writes it. */
 export type ParityFamily = 'dart-divprune' | 'visionzip-sparsevlm';
@@ -57,7 +58,10 @@ export interface ParityCase {
  * and another; VisionZip's 64- and 128-token settings scaled from 576 to the 64 patches here (54/10 and
  * 108/20 x 64/576, truncated); SparseVLM's presets 192 (on two pruning layers, so the second stage
  * re-ranks and re-merges the first one's merged token) and 64 (the default layer list, of which only
- * layer 3 fits the 4-layer decoder), recycling on.
+ * layer 3 fits the 4-layer decoder), recycling on; and two SparseVLM settings for its corners: stages
+ * that keep everything (rank = N after the first), and two clusters whose centres tie in score (their
+ * densities are mutual nearest neighbours' and the noise cannot part them in float32), numbered in
+ * torch.topk's order of ties.
  */
 export const PARITY_CASES: readonly ParityCase[] = [
   { family: 'dart-divprune', name: 'dart layer 2, 4+4 pivots, M 32', reduce: 'dart', flags: { dartLayer: 2, dartPivotImage: 4, dartPivotText: 4, dartMaxTokens: 32 } },
@@ -68,6 +72,8 @@ export const PARITY_CASES: readonly ParityCase[] = [
   { family: 'visionzip-sparsevlm', name: 'visionzip 12+2 (128 of 576)', reduce: 'visionzip', flags: { visionzipDominant: 12, visionzipContextual: 2 } },
   { family: 'visionzip-sparsevlm', name: 'sparsevlm preset 192, layers 1,3', reduce: 'sparsevlm', flags: { sparsevlmPreset: 192, sparsevlmLayers: [1, 3] } },
   { family: 'visionzip-sparsevlm', name: 'sparsevlm preset 64, default layers', reduce: 'sparsevlm', flags: { sparsevlmPreset: 64 } },
+  { family: 'visionzip-sparsevlm', name: 'sparsevlm scale 0.4, layers 1,2,3 (no-op stages)', reduce: 'sparsevlm', flags: { sparsevlmScale: 0.4, sparsevlmBias: 0, sparsevlmLayers: [1, 2, 3] } },
+  { family: 'visionzip-sparsevlm', name: 'sparsevlm scale 5.5, layers 1,2,3, seed 3 (tied centres)', reduce: 'sparsevlm', flags: { sparsevlmScale: 5.5, sparsevlmBias: 0, sparsevlmLayers: [1, 2, 3], sparsevlmSeed: 3 } },
 ];
 
 /** A stage as the parity goldens state it; the goldens hold the fields their method defines (DART's and DivPrune's no `created`/`order`). */
@@ -87,6 +93,8 @@ export interface ParityResult {
   readonly logits: readonly number[];
   /** Greedy tokens. */
   readonly tokens: readonly number[];
+  /** The logits [V] each greedy token after the first was chosen from (the decode steps). */
+  readonly decodeLogits: readonly (readonly number[])[];
 }
 
 export function createParityRuntime(): Promise<LlavaRuntime> {
@@ -118,6 +126,7 @@ export async function runParityCase(runtime: LlavaRuntime, parityCase: ParityCas
     })),
     logits: Array.from(prefill.logits),
     tokens: events.flatMap((e) => (e.type === 'token' ? [e.id] : [])),
+    decodeLogits: events.flatMap((e) => (e.type === 'token' ? [Array.from(e.logits)] : [])).slice(1),
   };
 }
 

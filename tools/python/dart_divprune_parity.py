@@ -20,7 +20,8 @@ projected image tokens; the vision tower is not re-run here) and the cases. Then
   picks and the LLM runs an ordinary shorter prompt (positions 0..L'-1, decode L' + t).
 
 Recorded per case: the kept image tokens (original indices), the method's trajectory (pivots, visit
-order, per-pivot picks; DivPrune's pick order), the last prompt position's logits and the greedy tokens.
+order, per-pivot picks; DivPrune's pick order), the last prompt position's logits, the greedy tokens and
+the logits of each decode step.
 """
 
 import math
@@ -86,8 +87,8 @@ def run_dart(model, embeds, start, length, options, new_tokens):
             stage = {"afterLayer": K, "keptImageTokens": kept, "detail": detail}
         hidden, keys_before, _ = model.layer(i, hidden, positions, cache)
     logits = model.logits(hidden[:, -1])[0]
-    tokens = greedy(model, logits, cache, lambda t, _layer: L + t, new_tokens)
-    return [stage], logits, tokens
+    decoded = greedy(model, logits, cache, lambda t, _layer: L + t, new_tokens)
+    return [stage], logits, decoded
 
 
 # ---- DivPrune, as DivPrune and the end of prepare_inputs_labels_for_multimodal run it ----
@@ -115,9 +116,9 @@ def run_divprune(model, embeds, start, length, options, new_tokens):
     keep = torch.cat((torch.arange(start), s + start, torch.arange(start + length, embeds.shape[1]))).sort().values
     L2 = len(keep)
     logits, cache = model.prefill(embeds[:, keep, :])
-    tokens = greedy(model, logits, cache, lambda t, _layer: L2 + t, new_tokens)
+    decoded = greedy(model, logits, cache, lambda t, _layer: L2 + t, new_tokens)
     stage = {"afterLayer": 0, "keptImageTokens": sorted(s.tolist()), "detail": {"selectionOrder": s.tolist()}}
-    return [stage], logits, tokens
+    return [stage], logits, decoded
 
 
 def main():
@@ -129,8 +130,8 @@ def main():
     results = []
     for case in (c for c in setup["cases"] if c["family"] == "dart-divprune"):
         run = run_dart if case["reduce"] == "dart" else run_divprune
-        stages, logits, tokens = run(model, embeds, start, length, case["options"], new_tokens)
-        results.append({"name": case["name"], "stages": stages, "logits": [float(x) for x in logits], "tokens": tokens})
+        stages, logits, (tokens, decode_logits) = run(model, embeds, start, length, case["options"], new_tokens)
+        results.append({"name": case["name"], "stages": stages, "logits": [float(x) for x in logits], "tokens": tokens, "decodeLogits": decode_logits})
         print(case["name"], [len(s["keptImageTokens"]) for s in stages], tokens, file=sys.stderr)
     write_goldens(
         OUT,

@@ -124,8 +124,9 @@ class Llama:
 
 
 def greedy(model, logits, cache, position, new_tokens):
-    """Greedy tokens; decode step t at `position(t, layer)` in each layer, attending to the whole cache."""
-    tokens = []
+    """Greedy tokens and the logits of each decode step; decode step t at `position(t, layer)` in each
+    layer, attending to the whole cache."""
+    tokens, decode_logits = [], []
     for t in range(new_tokens):
         token = int(torch.argmax(logits))
         tokens.append(token)
@@ -135,7 +136,8 @@ def greedy(model, logits, cache, position, new_tokens):
         for i in range(model.layers):
             hidden, _, _ = model.layer(i, hidden, torch.tensor([position(t, i)]), cache)
         logits = model.logits(hidden[:, -1])[0]
-    return tokens
+        decode_logits.append([float(x) for x in logits])
+    return tokens, decode_logits
 
 
 class Clip:

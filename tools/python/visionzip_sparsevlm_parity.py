@@ -26,7 +26,8 @@ pixel values, the prompt's input embeddings as visdrop builds them, the cases) a
 
 Recorded per case: each stage's kept original image tokens, the built tokens' original members, the
 image span after it (originals, "cls", built-token ids s<stage>c<j>), SparseVLM's raters/rank/k/
-candidates, the last prompt position's logits and the greedy tokens.
+candidates, the last prompt position's logits, the greedy tokens and
+the logits of each decode step.
 """
 
 import sys
@@ -90,8 +91,8 @@ def run_visionzip(llava, embeds, start, length, options, new_tokens):
     hidden = torch.cat([embeds[:, :start], clip.project(features), embeds[:, start + length :]], dim=1)
     prompt_length = hidden.shape[1]
     logits, cache = model.prefill(hidden)
-    tokens = greedy(model, logits, cache, lambda t, _layer: prompt_length + t, new_tokens)
-    return [stage], logits, tokens
+    decoded = greedy(model, logits, cache, lambda t, _layer: prompt_length + t, new_tokens)
+    return [stage], logits, decoded
 
 
 # ---- SparseVLM v1, as LlamaDynamicvitModel.forward runs it ----
@@ -203,8 +204,8 @@ def run_sparsevlm(llava, embeds, start, length, options, new_tokens):
         )
     logits = model.logits(hidden[:, -1])[0]
     # Decode: layer l's rotary position is its own cache length (get_usable_length).
-    tokens = greedy(model, logits, cache, lambda t, layer: cache[layer][0].shape[2], new_tokens)
-    return stages, logits, tokens
+    decoded = greedy(model, logits, cache, lambda t, layer: cache[layer][0].shape[2], new_tokens)
+    return stages, logits, decoded
 
 
 def main():
@@ -216,8 +217,8 @@ def main():
     results = []
     for case in (c for c in setup["cases"] if c["family"] == "visionzip-sparsevlm"):
         run = run_visionzip if case["reduce"] == "visionzip" else run_sparsevlm
-        stages, logits, tokens = run(llava, embeds, start, length, case["options"], new_tokens)
-        results.append({"name": case["name"], "stages": stages, "logits": [float(x) for x in logits], "tokens": tokens})
+        stages, logits, (tokens, decode_logits) = run(llava, embeds, start, length, case["options"], new_tokens)
+        results.append({"name": case["name"], "stages": stages, "logits": [float(x) for x in logits], "tokens": tokens, "decodeLogits": decode_logits})
         print(case["name"], [len(s["order"]) for s in stages], tokens, file=sys.stderr)
     write_goldens(
         OUT,
