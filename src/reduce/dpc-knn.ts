@@ -4,7 +4,11 @@
 //   D[i,j] = |x_i - x_j| / sqrt(C); density_i = exp(-mean of the k smallest D[i,:]^2) + u_i 1e-6;
 //   delta_i = min over denser j of D[i,j] (else max D); centres = top k of delta x density;
 //   every point joins the nearest centre (first on ties), each centre its own cluster.
+// The centres are numbered in torch.topk's order, ties included: mutual nearest neighbours have equal
+// densities, and when the noise cannot part them in float32 the two score alike.
 // Legend: n points of width C, k clusters.
+import { torchTopk } from '../util/torch-topk.js';
+
 const f = Math.fround;
 
 /** Float32 pairwise distances / sqrt(C), [n, n], symmetric by construction. */
@@ -25,13 +29,6 @@ function distances(points: readonly Float32Array[], width: number): Float32Array
     }
   }
   return out;
-}
-
-/** Indices of the k largest values, largest first, the lower index first on ties. */
-function topIndices(values: ArrayLike<number>, k: number): number[] {
-  return Array.from({ length: values.length }, (_, i) => i)
-    .sort((a, b) => values[b]! - values[a]! || a - b)
-    .slice(0, k);
 }
 
 /**
@@ -58,7 +55,7 @@ export function dpcKnnClusters(points: readonly Float32Array[], width: number, c
     for (let j = 0; j < n; j++) if (density[j]! > density[i]! && D[i]![j]! < delta) delta = D[i]![j]!;
     score[i] = f(delta * density[i]!);
   }
-  const centres = topIndices(score, clusters);
+  const centres = torchTopk(score, clusters);
   const assignment = Array.from({ length: n }, (_, i) => {
     let best = 0;
     for (let c = 1; c < clusters; c++) if (D[centres[c]!]![i]! < D[centres[best]!]![i]!) best = c;

@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { SingularValueDecomposition, Matrix } from 'ml-matrix';
 import { OptionError } from '../errors.js';
 import { Mt19937 } from '../util/mt19937.js';
+import { torchTopk } from '../util/torch-topk.js';
 import { dpcKnnClusters } from './dpc-knn.js';
 import { parseOptions } from './options.js';
 import type { CreatedToken, ImagePlan, PrefillSequence, TokenReducer } from './types.js';
@@ -87,9 +88,9 @@ export function matrixRank(rows: readonly Float64Array[]): number {
   return values.filter((v) => v > tolerance).length;
 }
 
-/** Indices of the k largest scores, largest first, the lower index first on ties. */
+/** The k of `indices` with the largest scores, in torch.topk's order (ties as it leaves them). */
 function topByScore(indices: readonly number[], scores: ArrayLike<number>, k: number): number[] {
-  return [...indices].sort((a, b) => scores[b]! - scores[a]! || a - b).slice(0, k);
+  return torchTopk(indices.map((j) => scores[j]!), k).map((i) => indices[i]!);
 }
 
 interface Settings {

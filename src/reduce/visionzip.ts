@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { OptionError } from '../errors.js';
 import { parseOptions } from './options.js';
-import { topKSorted } from './select.js';
+import { torchTopk } from '../util/torch-topk.js';
 import type { CreatedToken, FeatureContext, FeatureStage, TokenPlan, TokenReducer } from './types.js';
 
 /** (dominant incl. the class token, contextual) per budget, LLaVA-1.5 (the paper's table; README's 64 is the default). */
@@ -30,10 +30,11 @@ export type VisionZipOptions = z.input<typeof visionZipOptionsSchema>;
 export function visionZipPlan(image: FeatureContext, dominant: number, contextual: number): TokenPlan {
   const { classAttention, numHeads: H, keyMean, headDim: Hd } = image;
   const S = classAttention.length / H;
-  // Class-token attention to each patch, summed over heads.
-  const scores = new Float64Array(S - 1);
+  // Class-token attention to each patch, summed over heads in float32 as the code's sum(dim=1); the
+  // top D-1 as torch.topk picks them (ties at the cut included), then in token order.
+  const scores = new Float32Array(S - 1);
   for (let h = 0; h < H; h++) for (let j = 0; j < S - 1; j++) scores[j] = scores[j]! + classAttention[h * S + 1 + j]!;
-  const kept = [0, ...topKSorted(scores, dominant - 1).map((j) => j + 1)];
+  const kept = [0, ...torchTopk(scores, dominant - 1).sort((a, b) => a - b).map((j) => j + 1)];
   const keptSet = new Set(kept);
   const remaining = Array.from({ length: S }, (_, t) => t).filter((t) => !keptSet.has(t));
   const step = Math.max(1, Math.floor(remaining.length / contextual));

@@ -147,13 +147,29 @@ def clustering_cases():
     return out
 
 
+def topk_cases():
+    """torch.topk's order of tied values on the CPU (libstdc++'s nth_element/sort or partial_sort under ATen's
+    topk_impl_loop): seeded values drawn from a few levels, both paths (k * 64 <= n or not), both directions."""
+    out = []
+    generator = torch.Generator().manual_seed(7)
+    for n, levels, ks in [(5, 2, (1, 2, 4)), (15, 3, (2, 3, 14)), (17, 4, (2, 9, 17)), (40, 5, (3, 18, 33)), (200, 6, (1, 3, 20, 120)), (1000, 8, (2, 15, 16, 400))]:
+        for largest in (True, False):
+            values = torch.randint(0, levels, (n,), generator=generator).float() / levels
+            if n == 40:
+                values[[3, 11]] = float("nan")
+            for k in ks:
+                indices = torch.topk(values, k, largest=largest).indices.tolist()
+                out.append({"values": [None if v != v else v for v in values.tolist()], "k": k, "largest": largest, "indices": indices})
+    return out
+
+
 def main():
     cases = json.loads((ROOT / "selection-inputs.json").read_text())["cases"]
     goldens = []
     for case in cases:
         result = visionzip(case) if case["method"] == "visionzip" else sparsevlm(case)
         goldens.append({"method": case["method"], "options": case["options"], "result": result})
-    (ROOT / "selection-goldens.json").write_text(json.dumps({"goldens": goldens, "clustering": clustering_cases()}) + "\n")
+    (ROOT / "selection-goldens.json").write_text(json.dumps({"goldens": goldens, "clustering": clustering_cases(), "topk": topk_cases()}) + "\n")
     print(f"wrote {len(goldens)} goldens")
 
 
