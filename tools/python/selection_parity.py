@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 
+from visionzip_sparsevlm_parity import cluster_and_merge
+
 ROOT = Path(__file__).resolve().parents[2] / "test-fixtures" / "parity"
 
 
@@ -58,25 +60,8 @@ def visionzip(case):
 
 
 def cluster_and_merge_assignment(x, cluster_num):
-    """utils.cluster_and_merge up to idx_cluster (the merge weights are checked in the TS tests)."""
-    B, N, C = x.shape
-    x1 = x.unsqueeze(2)
-    x2 = x.unsqueeze(1)
-    distance = (x1 - x2).norm(dim=-1, p=2)
-    dist_matrix = distance / (C ** 0.5)
-    dist_nearest, _ = torch.topk(dist_matrix, k=cluster_num, dim=-1, largest=False)
-    density = (-(dist_nearest ** 2).mean(dim=-1)).exp()
-    density = density + torch.rand(density.shape, device=density.device, dtype=density.dtype) * 1e-6
-    mask = density[:, None, :] > density[:, :, None]
-    mask = mask.type(x.dtype)
-    dist_max = dist_matrix.flatten(1).max(dim=-1)[0][:, None, None]
-    dist, _ = (dist_matrix * mask + dist_max * (1 - mask)).min(dim=-1)
-    score = dist * density
-    _, index_down = torch.topk(score, k=cluster_num, dim=-1)
-    dist_matrix = dist_matrix[0][index_down[0]].unsqueeze(0)
-    idx_cluster = dist_matrix.argmin(dim=1)
-    idx_cluster[0, index_down[0]] = torch.arange(cluster_num)
-    return idx_cluster[0]
+    """utils.cluster_and_merge's assignment (the merge weights are checked in the TS tests)."""
+    return cluster_and_merge(x, cluster_num)[1]
 
 
 def sparsevlm(case):
