@@ -4,7 +4,7 @@
 // the run script asks for `build: 'never'`). The timed run is a child process
 // (tools/peers/llama-cpp-run.mjs), so its peak RSS is llama.cpp's alone.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PEER_SOURCE = join(PACKAGE_ROOT, 'tools', 'peers', 'llama-cpp');
 const RUN_SCRIPT = join(PACKAGE_ROOT, 'tools', 'peers', 'llama-cpp-run.mjs');
 const LOCK_FILES = ['package.json', 'package-lock.json'] as const;
+const INSTALLED_FROM = 'installed-from.package-lock.json';
 
 /** Where peers are installed: $VISDROP_PEERS_DIR, or .visdrop-cache/peers in the package (git-ignored). */
 export function peersDir(): string {
@@ -41,23 +42,27 @@ export function ensureLlamaCpp(log: (message: string) => void = () => {}): strin
   }
   const dir = join(peersDir(), 'llama-cpp');
   const entry = join(dir, 'node_modules', 'node-llama-cpp', 'dist', 'index.js');
-  const lock = (from: string) => (existsSync(join(from, 'package-lock.json')) ? readFileSync(join(from, 'package-lock.json'), 'utf8') : null);
-  if (existsSync(entry) && lock(dir) === lock(PEER_SOURCE)) return entry;
+  // The pinned lock file, copied beside the install once it succeeded (npm may rewrite the one it installed from).
+  const pinned = readFileSync(join(PEER_SOURCE, 'package-lock.json'), 'utf8');
+  const marker = join(dir, INSTALLED_FROM);
+  if (existsSync(entry) && existsSync(marker) && readFileSync(marker, 'utf8') === pinned) return entry;
   log(`peers: installing node-llama-cpp ${llamaCppPeerVersion()} into ${dir}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   for (const file of LOCK_FILES) copyFileSync(join(PEER_SOURCE, file), join(dir, file));
   // --omit=optional: of node-llama-cpp's binary packages only the linux-x64 one, named in the lock as
-  // a direct dependency, is installed (not the CUDA and Vulkan ones).
-  const npm = spawnSync('npm', ['ci', '--ignore-scripts', '--omit=optional', '--no-audit', '--no-fund'], {
+  // a direct dependency, is installed (not the CUDA and Vulkan ones). `install`, not `ci`: the lock
+  // leaves out the other platforms' optional packages, which `ci` counts as out of sync.
+  const npm = spawnSync('npm', ['install', '--ignore-scripts', '--omit=optional', '--no-audit', '--no-fund'], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
     encoding: 'utf8',
     env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true' },
   });
   if (npm.status !== 0 || !existsSync(entry)) {
-    throw new OptionError({ subject: '--peers llama.cpp', expected: `npm ci of node-llama-cpp in ${dir} to succeed`, found: `exit ${npm.status ?? npm.signal}: ${(npm.stderr ?? '').trim().split('\n').slice(-1)[0] ?? ''}` });
+    throw new OptionError({ subject: '--peers llama.cpp', expected: `npm install of node-llama-cpp in ${dir} to succeed`, found: `exit ${npm.status ?? npm.signal}: ${(npm.stderr ?? '').trim().split('\n').slice(-1)[0] ?? ''}` });
   }
+  writeFileSync(marker, pinned);
   return entry;
 }
 
