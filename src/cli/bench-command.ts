@@ -20,6 +20,7 @@ interface BenchFlags extends ReduceFlags {
   preset?: string;
   model?: string;
   weights?: string;
+  peers?: string;
   mustdropBudgets?: string;
   layers?: string;
   runs?: string;
@@ -48,6 +49,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--preset <name>', `model shapes on random weights: ${Object.keys(PRESETS).join(', ')}`)
     .option('--model <dir>', 'instead of a preset: a llava-hf checkpoint, loaded from disk per weight format (first and cached load, peak RSS); with neither, the bundled visdrop-tiny')
     .option('--weights <list>', 'with --model: weight formats, each in its own process (default q8,q4)')
+    .option('--peers <list>', 'with --model: other engines timed on the same weights in the same command, beside visdrop: llama.cpp (q8 -> q8_0, q4 -> q4_0; node-llama-cpp installed on demand)')
     // Counts arrive as text and are validated together, since --layers' range depends on the preset.
     .option('--layers <n>', 'decoder layers to build (default: all), so a large preset fits in memory')
     .option('--runs <n>', 'measured runs after one warm-up (default 3)')
@@ -64,7 +66,10 @@ export function registerBenchCommand(program: Command): void {
 }
 
 async function benchAction(flags: BenchFlags): Promise<void> {
-  const { json, preset, model: modelFlag, weights, train, textTokens, threads, ...options } = flags;
+  const { json, preset, model: modelFlag, weights, peers, train, textTokens, threads, ...options } = flags;
+  if (peers !== undefined && (train || preset !== undefined)) {
+    throw new OptionError({ subject: '--peers', expected: 'with --model (a checkpoint on disk both engines load)', found: train ? '--train' : `--preset ${preset}` });
+  }
   if (train) {
     if (modelFlag !== undefined) throw new OptionError({ subject: '--train', expected: 'a --preset (random weights), not --model', found: modelFlag });
     const { layers, runs, mustdropBudgets, decodeTokens, imageSize, profile, ...reduceFlags } = options;
@@ -95,7 +100,7 @@ async function benchAction(flags: BenchFlags): Promise<void> {
       throw new OptionError({ subject: '--model', expected: 'no preset-only flag (--layers, --image-size, --profile)', found: presetOnly.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ') });
     }
     const progress = progressReporter();
-    await benchFormatsAction({ ...options, model, ...(weights !== undefined ? { weights } : {}), ...(json ? { json } : {}) }, progress.update).finally(progress.stop);
+    await benchFormatsAction({ ...options, model, ...(weights !== undefined ? { weights } : {}), ...(peers !== undefined ? { peers } : {}), ...(json ? { json } : {}) }, progress.update).finally(progress.stop);
     return;
   }
   if (weights !== undefined) {

@@ -10,12 +10,16 @@ import type { BenchProgress } from '../bench/run-bench.js';
 import { runFormatBench, type FormatBenchResult } from '../bench/weight-format-bench.js';
 import { WEIGHT_FORMATS, type WeightFormat } from '../quant/format.js';
 import type { StrategyFlags } from '../bench/strategies.js';
+import { benchPeers, parsePeers } from '../peers/peers.js';
+import type { PeerResult } from '../peers/peer-result.js';
 
 export interface FormatsBenchFlags extends StrategyFlags {
   readonly model: string;
   readonly weights?: string;
   readonly runs?: string;
   readonly decodeTokens?: string;
+  /** Peer engines timed on the same checkpoint after visdrop's formats (src/peers). */
+  readonly peers?: string;
   readonly json?: boolean;
 }
 
@@ -37,13 +41,15 @@ export async function benchFormatsAction(flags: FormatsBenchFlags, onProgress: (
   const formats = parseFormats(flags.weights ?? DEFAULT_FORMATS);
   const runs = wholeNumber('--runs', flags.runs, DEFAULT_RUNS, 1);
   const decodeTokens = wholeNumber('--decode-tokens', flags.decodeTokens, DEFAULT_DECODE_TOKENS, 1);
-  if (formats.length === 1) {
+  const peers = flags.peers === undefined ? [] : parsePeers(flags.peers);
+  if (formats.length === 1 && peers.length === 0) {
     const result = await runFormatBench({ ...flags, weights: formats[0]!, runs, decodeTokens, onProgress });
     process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatFormatsTable([result]));
     return;
   }
   const results: FormatBenchResult[] = [];
   const failures: string[] = [];
+  // Each format in a child process, so each peak RSS is its own; the peers run after them.
   for (const format of formats) {
     const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, ...childArguments(process.argv.slice(2), format)], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -53,19 +59,34 @@ export async function benchFormatsAction(flags: FormatsBenchFlags, onProgress: (
     if (child.status === 0) results.push(JSON.parse(child.stdout) as FormatBenchResult);
     else failures.push(`${format} (exit ${child.status ?? child.signal})`);
   }
-  process.stdout.write(flags.json ? `${JSON.stringify(results)}\n` : formatFormatsTable(results));
+  let peerResults: PeerResult[] = [];
+  if (peers.length > 0 && results.length > 0) {
+    try {
+      peerResults = benchPeers(peers, {
+        model: flags.model,
+        weights: results.map((r) => r.weights),
+        promptTokens: results[0]!.promptTokens,
+        decodeTokens,
+        runs,
+        log: (message) => process.stderr.write(`bench: ${message}\n`),
+      });
+    } catch (error) {
+      failures.push(`peers (${error instanceof Error ? error.message : String(error)})`);
+    }
+  }
+  process.stdout.write(flags.json ? `${JSON.stringify(peers.length > 0 ? { formats: results, peers: peerResults } : results)}\n` : formatFormatsTable(results, peerResults));
   if (failures.length > 0) {
     throw new OptionError({ subject: 'bench --weights', expected: 'every format to run', found: `${failures.join(', ')} failed (see above)` });
   }
 }
 
-/** This command's arguments for one format: --weights and --json replaced. */
+/** This command's arguments for one format: --weights and --json replaced, --peers dropped (the parent runs them). */
 export function childArguments(args: readonly string[], format: WeightFormat): string[] {
   const kept: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (arg === '--json' || arg.startsWith('--weights=')) continue;
-    if (arg === '--weights') {
+    if (arg === '--json' || arg.startsWith('--weights=') || arg.startsWith('--peers=')) continue;
+    if (arg === '--weights' || arg === '--peers') {
       i++;
       continue;
     }

@@ -8,8 +8,10 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadLlavaConfig } from '../config/llava.js';
 import { OptionError } from '../errors.js';
 import { writeDecoderGguf, type GgufWeights } from './llava-to-gguf.js';
+import type { PeerResult } from './peer-result.js';
 
 /** The package's root: src/peers/ and dist/peers/ both sit two levels under it. */
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -79,30 +81,14 @@ export interface LlamaCppBenchOptions {
   /** The llava-hf checkpoint whose decoder is converted. */
   readonly model: string;
   readonly weights: GgufWeights;
+  /** The visdrop format it is compared with. */
+  readonly visdropWeights: string;
   readonly promptTokens: number;
   readonly decodeTokens: number;
   readonly runs: number;
   /** Threads for llama.cpp (default: the machine's cores, as onnxruntime's default). */
   readonly threads?: number;
   readonly log?: (message: string) => void;
-}
-
-export interface PeerResult {
-  readonly engine: string;
-  /** The peer's weight format, in its own names (q8_0, q4_0, f32). */
-  readonly weights: string;
-  readonly threads: number;
-  /** Writing the GGUF from the checkpoint (visdrop's writer), and the file's size. */
-  readonly convertMs: number;
-  readonly fileBytes: number;
-  /** The peer's load of the file just written, and a second load. */
-  readonly firstLoadMs: number;
-  readonly cachedLoadMs: number;
-  /** Medians over the runs. */
-  readonly prefillMs: number;
-  readonly decodeMsPerToken: number;
-  readonly peakRssBytes: number;
-  readonly promptTokens: number;
 }
 
 interface LlamaCppBenchOutput {
@@ -123,6 +109,7 @@ export function benchLlamaCpp(options: LlamaCppBenchOptions): PeerResult {
   try {
     log(`peers: writing ${options.weights} GGUF of ${options.model}`);
     const gguf = writeDecoderGguf(options.model, join(dir, `decoder-${options.weights}.gguf`), options.weights);
+    const vocab = loadLlavaConfig(options.model).text.vocabSize;
     log(`peers: timing llama.cpp ${options.weights}`);
     const out = runLlamaCppScript<LlamaCppBenchOutput>({
       module,
@@ -130,13 +117,15 @@ export function benchLlamaCpp(options: LlamaCppBenchOptions): PeerResult {
       mode: 'bench',
       threads,
       promptTokens: options.promptTokens,
+      vocab,
       decodeTokens: options.decodeTokens,
       runs: options.runs,
     });
     const version = llamaCppPeerVersion();
     return {
-      engine: `llama.cpp ${out.llamaCppRelease ?? ''} (node-llama-cpp ${version})`.replace('  ', ' '),
+      engine: `llama.cpp${out.llamaCppRelease ? ` (release tag ${out.llamaCppRelease})` : ''} via node-llama-cpp ${version}`,
       weights: options.weights,
+      visdropWeights: options.visdropWeights,
       threads,
       convertMs: gguf.ms,
       fileBytes: gguf.bytes,

@@ -6,7 +6,7 @@
 //           then `decodeTokens` greedy decode steps; prints one JSON line of medians;
 //   greedy: evaluates the given ids, takes `decodeTokens` greedy tokens and the first step's
 //           probabilities; prints them as one JSON line (the GGUF's proof of carrying visdrop's weights).
-// Arguments: JSON in argv[2]: { module, gguf, mode, threads, promptTokens?, decodeTokens, runs?, tokens? }.
+// Arguments: JSON in argv[2]: { module, gguf, mode, threads, decodeTokens, promptTokens?, vocab?, runs? (bench), tokens? (greedy) }.
 import { pathToFileURL } from 'node:url';
 
 const args = JSON.parse(process.argv[2]);
@@ -59,7 +59,7 @@ if (args.mode === 'bench') {
     flashAttention: false,
   });
   const sequence = context.getSequence();
-  const tokens = promptIds(args.promptTokens, model.tokens.count ?? model.fileInsights.tensorInfo.length);
+  const tokens = promptIds(args.promptTokens, args.vocab);
   const prefill = [];
   const decode = [];
   for (let round = 0; round <= args.runs; round++) {

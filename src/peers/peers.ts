@@ -1,0 +1,51 @@
+// `visdrop bench --model DIR --peers llama.cpp`: the peer engines a bench can run beside visdrop on
+// the same checkpoint, and which of their formats stands beside which of visdrop's.
+import { OptionError } from '../errors.js';
+import { benchLlamaCpp } from './llama-cpp.js';
+import type { GgufWeights } from './llava-to-gguf.js';
+import type { PeerResult } from './peer-result.js';
+
+export const PEER_NAMES = ['llama.cpp'] as const;
+export type PeerName = (typeof PEER_NAMES)[number];
+
+/** llama.cpp's format of the same width as each visdrop format. */
+const LLAMA_CPP_WEIGHTS: Record<string, GgufWeights> = { f32: 'f32', q8: 'q8_0', q4: 'q4_0' };
+
+export function parsePeers(text: string): PeerName[] {
+  const names = text.split(',').map((n) => n.trim());
+  const bad = names.find((n) => !(PEER_NAMES as readonly string[]).includes(n));
+  if (bad !== undefined || new Set(names).size !== names.length) {
+    throw new OptionError({ subject: '--peers', expected: `a list of distinct ${PEER_NAMES.join(', ')}`, found: JSON.stringify(text) });
+  }
+  return names as PeerName[];
+}
+
+export interface PeerBenchOptions {
+  readonly model: string;
+  /** visdrop's formats benched; each peer runs its counterpart of each. */
+  readonly weights: readonly string[];
+  readonly promptTokens: number;
+  readonly decodeTokens: number;
+  readonly runs: number;
+  readonly log?: (message: string) => void;
+}
+
+/** Runs every peer on every format, one after another. */
+export function benchPeers(peers: readonly PeerName[], options: PeerBenchOptions): PeerResult[] {
+  return peers.flatMap((peer) => {
+    switch (peer) {
+      case 'llama.cpp':
+        return options.weights.map((w) =>
+          benchLlamaCpp({
+            model: options.model,
+            weights: LLAMA_CPP_WEIGHTS[w]!,
+            visdropWeights: w,
+            promptTokens: options.promptTokens,
+            decodeTokens: options.decodeTokens,
+            runs: options.runs,
+            ...(options.log ? { log: options.log } : {}),
+          }),
+        );
+    }
+  });
+}
