@@ -78,13 +78,10 @@ function peerLines(results: readonly FormatBenchResult[], peers: readonly PeerRe
   ]);
   const first = peers[0]!;
   return [
-    `side by side, decoder prefill of ${first.promptTokens} tokens and greedy decode, ${first.threads} threads for the peers, same random weights:`,
+    `side by side, decoder prefill of ${first.promptTokens} tokens and greedy decode, ${first.threads} threads for the peers, the same weights:`,
     ...alignedTable(['engine', 'prefill ms', 'prefill GFLOP/s', 'decode ms/token', 'first load s', 'cached load s', 'peak RSS GiB'], [...visdrop, ...others]),
-    `peers: ${[...new Set(peers.map((p) => p.engine))].join('; ')}; fed the prompt's ${first.promptTokens} token ids (the decoder alone; visdrop's vision is its own column above), one process per format`,
-    ...peers.map(
-      (p) =>
-        `  ${p.weights}: first load = writing the ${(p.fileBytes / 1e9).toFixed(2)} GB GGUF from the checkpoint (visdrop's writer, ${s(p.convertMs)} s) + llama.cpp's load of it (${s(p.firstLoadMs)} s); cached load = loading it again (mmap)`,
-    ),
+    `peers: ${[...new Set(peers.map((p) => p.engine))].join('; ')}; fed ${first.promptTokens} token ids (the decoder alone; visdrop's vision is its own column above), one process per format`,
+    ...peers.map((p) => `  ${p.engine.split(' ')[0]} ${p.weights}: ${p.loadNote}`),
     '"prefill vs peer", "decode vs peer": the peer\'s time / visdrop\'s (above 1: visdrop faster)',
     '',
   ];

@@ -49,7 +49,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--preset <name>', `model shapes on random weights: ${Object.keys(PRESETS).join(', ')}`)
     .option('--model <dir>', 'instead of a preset: a llava-hf checkpoint, loaded from disk per weight format (first and cached load, peak RSS); with neither, the bundled visdrop-tiny')
     .option('--weights <list>', 'with --model: weight formats, each in its own process (default q8,q4)')
-    .option('--peers <list>', 'with --model: other engines timed on the same weights in the same command, beside visdrop: llama.cpp (q8 -> q8_0, q4 -> q4_0; node-llama-cpp installed on demand)')
+    .option('--peers <list>', 'with --model: other engines timed on the same weights in the same command, beside visdrop: llama.cpp (q8 -> q8_0, q4 -> q4_0; node-llama-cpp installed on demand), torch (f32, Debian\'s python3-torch)')
     // Counts arrive as text and are validated together, since --layers' range depends on the preset.
     .option('--layers <n>', 'decoder layers to build (default: all), so a large preset fits in memory')
     .option('--runs <n>', 'measured runs after one warm-up (default 3)')

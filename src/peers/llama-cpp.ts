@@ -131,6 +131,9 @@ export function benchLlamaCpp(options: LlamaCppBenchOptions): PeerResult {
       fileBytes: gguf.bytes,
       firstLoadMs: out.firstLoadMs,
       cachedLoadMs: out.cachedLoadMs,
+      loadNote:
+        `first load = writing the ${(gguf.bytes / 1e9).toFixed(2)} GB GGUF from the checkpoint (visdrop's writer, ${(gguf.ms / 1000).toFixed(1)} s) ` +
+        `+ llama.cpp's load of it (${(out.firstLoadMs / 1000).toFixed(1)} s); cached load = loading it again (mmap)`,
       prefillMs: out.prefillMs,
       decodeMsPerToken: out.decodeMsPerToken,
       peakRssBytes: out.peakRssBytes,

@@ -6,12 +6,15 @@ export interface PeerResult {
   /** The visdrop weight format it runs beside (q8_0 beside q8, q4_0 beside q4). */
   readonly visdropWeights: string;
   readonly threads: number;
-  /** Writing the GGUF from the checkpoint (visdrop's writer), and the file's size. */
+  /** Converting the checkpoint into the peer's own file first (llama.cpp: the GGUF), 0 when it reads the checkpoint. */
   readonly convertMs: number;
+  /** Bytes of weights the peer loads. */
   readonly fileBytes: number;
-  /** The peer's load of the file just written, and a second load. */
+  /** The peer's first load (after the conversion) and a second one. */
   readonly firstLoadMs: number;
   readonly cachedLoadMs: number;
+  /** What its first and cached loads are, for the table's notes. */
+  readonly loadNote: string;
   /** Medians over the runs. */
   readonly prefillMs: number;
   readonly decodeMsPerToken: number;

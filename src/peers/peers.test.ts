@@ -15,6 +15,7 @@ import { parsePeers } from './peers.js';
 describe('bench --peers', () => {
   it('takes a list of distinct known peers', () => {
     assert.deepEqual(parsePeers('llama.cpp'), ['llama.cpp']);
+    assert.deepEqual(parsePeers('llama.cpp,torch'), ['llama.cpp', 'torch']);
     for (const bad of ['llama.cpp,llama.cpp', 'vllm', '']) assert.throws(() => parsePeers(bad), OptionError, bad);
   });
 
@@ -56,6 +57,7 @@ describe('bench --peers', () => {
       fileBytes: 7e9,
       firstLoadMs: 1000,
       cachedLoadMs: 500,
+      loadNote: 'first load = writing the GGUF + loading it',
       prefillMs: 1000,
       decodeMsPerToken: 100,
       peakRssBytes: 2 ** 31,

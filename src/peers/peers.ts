@@ -1,11 +1,13 @@
-// `visdrop bench --model DIR --peers llama.cpp`: the peer engines a bench can run beside visdrop on
+// `visdrop bench --model DIR --peers llama.cpp,torch`: the peer engines a bench can run beside visdrop on
 // the same checkpoint, and which of their formats stands beside which of visdrop's.
+import { availableParallelism } from 'node:os';
 import { OptionError } from '../errors.js';
 import { benchLlamaCpp } from './llama-cpp.js';
 import type { GgufWeights } from './llava-to-gguf.js';
 import type { PeerResult } from './peer-result.js';
+import { benchTorch } from './torch.js';
 
-export const PEER_NAMES = ['llama.cpp'] as const;
+export const PEER_NAMES = ['llama.cpp', 'torch'] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
 
 /** llama.cpp's format of the same width as each visdrop format. */
@@ -46,6 +48,10 @@ export function benchPeers(peers: readonly PeerName[], options: PeerBenchOptions
             ...(options.log ? { log: options.log } : {}),
           }),
         );
+      case 'torch':
+        options.log?.('peers: timing torch f32');
+        // Once, in f32 (eager PyTorch on the CPU has no int8 or 4-bit path of the same kind).
+        return [benchTorch({ model: options.model, promptTokens: options.promptTokens, decodeTokens: options.decodeTokens, runs: options.runs, threads: availableParallelism() })];
     }
   });
 }

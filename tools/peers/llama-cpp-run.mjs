@@ -19,7 +19,12 @@ async function load() {
   return { model, ms: performance.now() - start };
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+/** visdrop's median (src/bench/stats.ts): the mean of the middle two for an even count. */
+function median(xs) {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
 
 /** Seeded ids in [3, vocab): never <unk>, <s> or </s>, so nothing ends the decode early. */
 function promptIds(count, vocab) {
