@@ -8,6 +8,7 @@ import { wholeNumber } from '../bench/options.js';
 import { formatFormatsTable } from '../bench/format-table.js';
 import type { BenchProgress } from '../bench/run-bench.js';
 import { runFormatBench, type FormatBenchResult } from '../bench/weight-format-bench.js';
+import { parseNameList } from '../util/name-list.js';
 import { WEIGHT_FORMATS, type WeightFormat } from '../quant/format.js';
 import type { StrategyFlags } from '../bench/strategies.js';
 import { benchPeers, parsePeers } from '../peers/peers.js';
@@ -29,12 +30,7 @@ const DEFAULT_RUNS = 2;
 const DEFAULT_DECODE_TOKENS = 8;
 
 export function parseFormats(text: string): WeightFormat[] {
-  const formats = text.split(',').map((f) => f.trim());
-  const bad = formats.find((f) => !(WEIGHT_FORMATS as readonly string[]).includes(f));
-  if (bad !== undefined || new Set(formats).size !== formats.length) {
-    throw new OptionError({ subject: '--weights', expected: `a list of distinct ${WEIGHT_FORMATS.join(', ')}`, found: JSON.stringify(text) });
-  }
-  return formats as WeightFormat[];
+  return parseNameList('--weights', text, WEIGHT_FORMATS);
 }
 
 export async function benchFormatsAction(flags: FormatsBenchFlags, onProgress: (p: BenchProgress) => void): Promise<void> {

@@ -1,7 +1,7 @@
 // `visdrop bench --model DIR --peers llama.cpp,torch`: the peer engines a bench can run beside visdrop on
 // the same checkpoint, and which of their formats stands beside which of visdrop's.
 import { availableParallelism } from 'node:os';
-import { OptionError } from '../errors.js';
+import { parseNameList } from '../util/name-list.js';
 import { benchLlamaCpp } from './llama-cpp.js';
 import type { GgufWeights } from './llava-to-gguf.js';
 import type { PeerResult } from './peer-result.js';
@@ -14,12 +14,7 @@ export type PeerName = (typeof PEER_NAMES)[number];
 const LLAMA_CPP_WEIGHTS: Record<string, GgufWeights> = { f32: 'f32', q8: 'q8_0', q4: 'q4_0' };
 
 export function parsePeers(text: string): PeerName[] {
-  const names = text.split(',').map((n) => n.trim());
-  const bad = names.find((n) => !(PEER_NAMES as readonly string[]).includes(n));
-  if (bad !== undefined || new Set(names).size !== names.length) {
-    throw new OptionError({ subject: '--peers', expected: `a list of distinct ${PEER_NAMES.join(', ')}`, found: JSON.stringify(text) });
-  }
-  return names as PeerName[];
+  return parseNameList('--peers', text, PEER_NAMES);
 }
 
 export interface PeerBenchOptions {
