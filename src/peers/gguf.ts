@@ -63,25 +63,23 @@ class ByteSink {
     this.chunks.push(chunk);
     this.length += chunk.length;
   }
-  u32(n: number): void {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(n);
+  /** One little-endian scalar of `bytes` bytes, written by `write`. */
+  private scalar(bytes: number, write: (b: Buffer) => void): void {
+    const b = Buffer.alloc(bytes);
+    write(b);
     this.push(b);
+  }
+  u32(n: number): void {
+    this.scalar(4, (b) => b.writeUInt32LE(n));
   }
   i32(n: number): void {
-    const b = Buffer.alloc(4);
-    b.writeInt32LE(n);
-    this.push(b);
+    this.scalar(4, (b) => b.writeInt32LE(n));
   }
   u64(n: number): void {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(BigInt(n));
-    this.push(b);
+    this.scalar(8, (b) => b.writeBigUInt64LE(BigInt(n)));
   }
   f32(x: number): void {
-    const b = Buffer.alloc(4);
-    b.writeFloatLE(x);
-    this.push(b);
+    this.scalar(4, (b) => b.writeFloatLE(x));
   }
   u8(n: number): void {
     this.push(Buffer.from([n]));
