@@ -23,6 +23,7 @@ interface TrainFlags extends ReduceFlags {
   lr?: number;
   warmupRatio?: number;
   weightDecay?: number;
+  visionLr?: number;
   seed?: number;
   saveEvery?: number;
   resume?: boolean;
@@ -53,6 +54,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--grad-accum <g>', 'micro-batches per optimizer step (default 1)', parseWholeNumber('--grad-accum', 1))
     .option('--lr <lr>', 'peak learning rate (default: the stage\'s)', parseNumber('--lr', (n) => n > 0, 'a number > 0'))
     .option('--warmup-ratio <r>', 'share of the steps warming up (default 0.03)', parseNumber('--warmup-ratio', (n) => n >= 0 && n <= 1, 'a number in [0, 1]'))
+    .option('--vision-lr <lr>', "peak learning rate of the vision tower (LLaVA-NeXT's mm_vision_tower_lr; default --lr)", parseNumber('--vision-lr', (n) => n > 0, 'a number > 0'))
     .option('--weight-decay <w>', 'AdamW weight decay, not on biases and norms (default 0)', parseNumber('--weight-decay', (n) => n >= 0, 'a number >= 0'))
     .option('--seed <s>', 'data-order seed (default 0)', parseWholeNumber('--seed', 0))
     .option('--save-every <n>', 'save a checkpoint every n steps (always after the last)', parseWholeNumber('--save-every', 1))
@@ -94,6 +96,7 @@ async function trainAction(flags: TrainFlags): Promise<void> {
     ...(flags.lr !== undefined ? { lr: flags.lr } : {}),
     ...(flags.warmupRatio !== undefined ? { warmupRatio: flags.warmupRatio } : {}),
     ...(flags.weightDecay !== undefined ? { weightDecay: flags.weightDecay } : {}),
+    ...(flags.visionLr !== undefined ? { visionLr: flags.visionLr } : {}),
     ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
     ...(flags.saveEvery !== undefined ? { saveEvery: flags.saveEvery } : {}),
     ...(flags.resume ? { resume: true } : {}),

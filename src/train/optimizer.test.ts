@@ -48,6 +48,24 @@ describe('AdamW', () => {
     }
   });
 
+  test('a rate per parameter updates each tensor as a separate AdamW at its own rate would', () => {
+    const random = mulberry32(11);
+    const names = ['vision_tower.vision_model.encoder.layers.0.mlp.fc1.weight', 'language_model.model.layers.0.mlp.up_proj.weight'];
+    const rates: Record<string, number> = { [names[0]!]: 1e-4, [names[1]!]: 1e-3 };
+    const settings = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, maxGradNorm: 0 };
+    const start = names.map(() => randomArray(random, 40, 1));
+    const grouped = new Map(names.map((n, i) => [n, Float32Array.from(start[i]!)]));
+    const alone = names.map((n, i) => ({ adamw: new AdamW(settings), params: new Map([[n, Float32Array.from(start[i]!)]]) }));
+    const adamw = new AdamW(settings);
+    for (let step = 1; step <= 4; step++) {
+      const grads = new Map(names.map((n) => [n, randomArray(random, 40, 1)]));
+      adamw.step(grouped, grads, (name) => rates[name]!);
+      names.forEach((n, i) => alone[i]!.adamw.step(alone[i]!.params, new Map([[n, grads.get(n)!]]), rates[n]!));
+    }
+    names.forEach((n, i) => assert.deepEqual(grouped.get(n), alone[i]!.params.get(n), n));
+    assert.notDeepEqual(grouped.get(names[0]!), start[0]);
+  });
+
   test('the no-decay group is biases and LayerNorm/RMSNorm weights', () => {
     assert.equal(decays('language_model.model.layers.3.self_attn.q_proj.weight'), true);
     assert.equal(decays('language_model.model.embed_tokens.weight'), true);

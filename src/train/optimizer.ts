@@ -42,9 +42,10 @@ export class AdamW {
 
   /**
    * One update of `params` in place from `grads` (same names), each gradient taken times `gradScale`
-   * (1 / micro-batches accumulated) and then clipped to the global norm.
+   * (1 / micro-batches accumulated) and then clipped to the global norm. `lr` is one rate for every
+   * parameter or a rate per parameter name (parameter groups, as LLaVA-NeXT's vision tower lr).
    */
-  step(params: ReadonlyMap<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, lr: number, gradScale = 1): StepResult {
+  step(params: ReadonlyMap<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, lr: number | ((name: string) => number), gradScale = 1): StepResult {
     let sumSquares = 0;
     for (const grad of grads.values()) {
       let s = 0;
@@ -60,7 +61,6 @@ export class AdamW {
     this.steps += 1;
     const bias1 = 1 - beta1 ** this.steps;
     const bias2Sqrt = Math.sqrt(1 - beta2 ** this.steps);
-    const stepSize = lr / bias1;
     const oneMinusBeta1 = 1 - beta1;
     const oneMinusBeta2 = 1 - beta2;
     for (const [name, grad] of grads) {
@@ -72,7 +72,9 @@ export class AdamW {
         this.moments.set(name, moments);
       }
       const { expAvg, expAvgSq } = moments;
-      const keep = decays(name) ? 1 - lr * weightDecay : 1;
+      const rate = typeof lr === 'number' ? lr : lr(name);
+      const stepSize = rate / bias1;
+      const keep = decays(name) ? 1 - rate * weightDecay : 1;
       for (let i = 0; i < param.length; i++) {
         const g = grad[i]! * scale;
         const m = expAvg[i]! * beta1 + g * oneMinusBeta1;

@@ -32,6 +32,8 @@ export interface TrainOptions {
   /** Micro-batches per optimizer step. */
   readonly gradAccum?: number;
   readonly lr?: number;
+  /** Peak learning rate of the vision tower's parameters (LLaVA-NeXT's `mm_vision_tower_lr`); default `lr`. */
+  readonly visionLr?: number;
   readonly warmupRatio?: number;
   readonly weightDecay?: number;
   readonly seed?: number;
@@ -57,6 +59,7 @@ export interface ResolvedOptions {
   readonly batchSize: number;
   readonly gradAccum: number;
   readonly lr: number;
+  readonly visionLr: number;
   readonly warmupRatio: number;
   readonly weightDecay: number;
   readonly seed: number;
@@ -97,6 +100,8 @@ export function resolveOptions(options: TrainOptions): ResolvedOptions {
   wholeAtLeast('--model-max-length', options.modelMaxLength, 2);
   const lr = options.lr ?? DEFAULT_LR[stage];
   check('--lr', Number.isFinite(lr) && lr > 0, 'a number > 0', options.lr);
+  const visionLr = options.visionLr ?? lr;
+  check('--vision-lr', Number.isFinite(visionLr) && visionLr > 0, 'a number > 0', options.visionLr);
   const warmupRatio = options.warmupRatio ?? 0.03;
   check('--warmup-ratio', Number.isFinite(warmupRatio) && warmupRatio >= 0 && warmupRatio <= 1, 'a number in [0, 1]', options.warmupRatio);
   const weightDecay = options.weightDecay ?? 0;
@@ -109,6 +114,7 @@ export function resolveOptions(options: TrainOptions): ResolvedOptions {
     batchSize: options.batchSize ?? 1,
     gradAccum: options.gradAccum ?? 1,
     lr,
+    visionLr,
     warmupRatio,
     weightDecay,
     seed: options.seed ?? 0,

@@ -192,9 +192,11 @@ export async function* train(options: TrainOptions, createRuntime: RuntimeFactor
           else for (let i = 0; i < grad.length; i++) sum[i] = sum[i]! + grad[i]!;
         }
       }
-      const lr = resolved.lr * cosineWithWarmup(step, warmup, layout.totalSteps);
+      const schedule = cosineWithWarmup(step, warmup, layout.totalSteps);
+      const lr = resolved.lr * schedule;
+      const visionLr = resolved.visionLr * schedule;
       const updateStart = performance.now();
-      const { gradNorm } = optimizer.step(params, sums, lr, 1 / microBatches.length);
+      const { gradNorm } = optimizer.step(params, sums, (name) => (isVisionParameter(name) ? visionLr : lr), 1 / microBatches.length);
       const ended = performance.now();
       const record: StepRecord = {
         step: step + 1,
@@ -236,9 +238,14 @@ export async function* train(options: TrainOptions, createRuntime: RuntimeFactor
   yield { type: 'done', step: layout.totalSteps, out: options.out, log: log.path, lossCurve, finalLoss: history.at(-1)?.loss ?? Number.NaN };
 }
 
+/** The vision tower's parameters, by their llava-hf names (their own learning rate, --vision-lr). */
+function isVisionParameter(name: string): boolean {
+  return name.startsWith('vision_tower.');
+}
+
 /** Which part a parameter belongs to, by its llava-hf name. */
 export function isTrainable(name: string, trainable: LossOptions['trainable']): boolean {
-  if (name.startsWith('vision_tower.')) return trainable.vision;
+  if (isVisionParameter(name)) return trainable.vision;
   if (name.startsWith('multi_modal_projector.') || name === 'image_newline') return trainable.projector;
   return trainable.llm;
 }
