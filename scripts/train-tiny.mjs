@@ -24,8 +24,8 @@ const RECIPE = {
   scenes: 6000,
   batchSize: 8,
   gradAccum: 1,
-  pretrain: { maxSteps: 300, lr: 1e-3, warmupRatio: 0.03 },
-  finetune: { maxSteps: 1000, lr: 1e-3, warmupRatio: 0.03 },
+  pretrain: { maxSteps: 2000, lr: 1e-3, warmupRatio: 0.03 },
+  finetune: { maxSteps: 2000, lr: 1e-3, warmupRatio: 0.03 },
   saveEvery: 50,
   pdropLambda: 0.5,
 };
@@ -85,8 +85,11 @@ function trainArgs(stage, model, dataFile, outDir, settings) {
     '--images', join(data, 'images'),
     '--out', outDir,
     '--stage', stage,
-    // From scratch: there is no pretrained CLIP or LLaMA to freeze, so every part trains in both stages.
-    '--train', 'vision,projector,llm',
+    // The vision tower stays at its seeded initialisation in both stages, as LLaVA keeps CLIP frozen:
+    // trained from scratch here, its features collapse to one shared direction within a few hundred
+    // steps (README, "visdrop-tiny"), while a random CLIP still tells the patches apart. There is no
+    // pretrained LLaMA, so the decoder trains in pre-training too.
+    '--train', 'projector,llm',
     '--max-steps', String(settings.maxSteps),
     '--batch-size', String(RECIPE.batchSize),
     '--grad-accum', String(RECIPE.gradAccum),

@@ -89,7 +89,7 @@ describe('sweep settings', () => {
     assert.deepEqual(unreachable(['dart'], [576], 32, 576), ['dart-576']);
     assert.deepEqual(unreachable(['dart'], [64], 1, 576), ['dart-64']);
   });
-  it('the default model: VisionZip splits B as 27:5 (D + C = B/4), SparseVLM at the shipped presets on layers 1,2,4,5; FastV and PyramidDrop cannot reach 64', () => {
+  it('an 8-layer decoder on 144 image tokens: VisionZip splits B as 27:5 (D + C = B/4), SparseVLM at the shipped presets on layers 1,2,4,5; FastV and PyramidDrop cannot reach 64', () => {
     const plan = sweepSettings(['fastv', 'pdrop', 'visionzip', 'sparsevlm'], [192, 128, 64], 8, 144);
     const flags = (label: string) => plan.settings.find((s) => s.label === label)!.flags;
     assert.deepEqual([flags('visionzip-192'), flags('visionzip-128'), flags('visionzip-64')], [
