@@ -102,6 +102,11 @@ export function resolveOptions(options: TrainOptions): ResolvedOptions {
   check('--lr', Number.isFinite(lr) && lr > 0, 'a number > 0', options.lr);
   const visionLr = options.visionLr ?? lr;
   check('--vision-lr', Number.isFinite(visionLr) && visionLr > 0, 'a number > 0', options.visionLr);
+  // A rate for a frozen tower would be silently unused.
+  if (options.visionLr !== undefined && !trainable.vision) {
+    const parts = Object.entries(trainable).filter(([, on]) => on).map(([part]) => part).join(',');
+    throw new OptionError({ subject: '--vision-lr', expected: '--train including vision', found: `the vision tower frozen (training ${parts})` });
+  }
   const warmupRatio = options.warmupRatio ?? 0.03;
   check('--warmup-ratio', Number.isFinite(warmupRatio) && warmupRatio >= 0 && warmupRatio <= 1, 'a number in [0, 1]', options.warmupRatio);
   const weightDecay = options.weightDecay ?? 0;

@@ -163,6 +163,9 @@ describe('train (stand-in runtime)', () => {
       await refuses({ ...base(), data: writeData('other.json', JSON.parse(readFileSync(data, 'utf8')).slice(1)), out, resume: true }, CheckpointError, 'another --data');
       await refuses({ ...base(), lr: 0.01, out, resume: true }, CheckpointError, 'lr: 0.05', 'lr: 0.01');
       assert.deepEqual(readdirSync(out).sort(), before);
+      const withTower = newOut();
+      await run({ ...base(), train: ['vision', 'projector'], out: withTower, saveEvery: 4 }, 4);
+      await refuses({ ...base(), train: ['vision', 'projector'], visionLr: 0.01, out: withTower, resume: true }, CheckpointError, 'visionLr: 0.01');
     });
 
     test('a resume with nothing to resume from', async () => {
@@ -174,6 +177,8 @@ describe('train (stand-in runtime)', () => {
       await refuses({ ...base(), epochs: 2, out: newOut() }, OptionError, '--epochs / --max-steps');
       await refuses({ ...base(), train: [], out: newOut() }, OptionError, '--train');
       await refuses({ ...base(), warmupRatio: 2, out: newOut() }, OptionError, '--warmup-ratio');
+      await refuses({ ...base(), visionLr: 1e-4, out: newOut() }, OptionError, '--vision-lr', 'the vision tower frozen (training projector)');
+      await refuses({ ...base(), train: ['vision'], visionLr: 0, out: newOut() }, OptionError, '--vision-lr', 'a number > 0');
     });
 
     test('the CLI prints one line and exits 1 for a bad flag', () => {

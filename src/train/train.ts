@@ -285,8 +285,9 @@ const SLICE_BYTES = 64 * 1024;
 
 /** Every option that changes the losses; a resume must give the same. */
 function optionFingerprint(resolved: ResolvedOptions, options: TrainOptions): Record<string, unknown> {
-  const { saveEvery: _saveEvery, ...rest } = resolved;
-  return { ...rest, reduce: options.reduce ? { name: options.reduce.name, ...options.reduce.options } : null };
+  // visionLr only when it differs from lr, so runs saved before it existed still resume.
+  const { saveEvery: _saveEvery, visionLr, ...rest } = resolved;
+  return { ...rest, ...(visionLr !== rest.lr ? { visionLr } : {}), reduce: options.reduce ? { name: options.reduce.name, ...options.reduce.options } : null };
 }
 
 /**
