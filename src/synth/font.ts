@@ -40,12 +40,22 @@ export function textSize(text: string, scale: number): { width: number; height: 
   return { width: (text.length * (GLYPH_WIDTH + GLYPH_GAP) - GLYPH_GAP) * scale, height: GLYPH_HEIGHT * scale };
 }
 
-/** Calls `ink(x, y)` for every image pixel of `text` (capitals only) drawn with its top left at (left, top). */
-export function forEachInkPixel(text: string, left: number, top: number, scale: number, ink: (x: number, y: number) => void): void {
+/**
+ * Calls `ink(x, y)` for every image pixel of `text` (capitals only) drawn with its top left at
+ * (left, top), each letter `pitch` pixels right of the one before (by default the font's own spacing).
+ */
+export function forEachInkPixel(
+  text: string,
+  left: number,
+  top: number,
+  scale: number,
+  ink: (x: number, y: number) => void,
+  pitch = (GLYPH_WIDTH + GLYPH_GAP) * scale,
+): void {
   [...text].forEach((letter, index) => {
     const glyph = GLYPHS[letter];
     if (!glyph) throw new Error(`font: no glyph for ${JSON.stringify(letter)}`);
-    const glyphLeft = left + index * (GLYPH_WIDTH + GLYPH_GAP) * scale;
+    const glyphLeft = left + index * pitch;
     glyph.forEach((row, gy) => {
       for (let gx = 0; gx < GLYPH_WIDTH; gx++) {
         if (row[gx] !== '#') continue;

@@ -106,7 +106,8 @@ function drawObject(image: RgbBuffer, object: SceneObject): void {
   }
 }
 
-const LABEL_MARGIN = 3;
+/** The white label covers the word's patches: its letters' top left is this far inside. */
+const LABEL_INSET: readonly [number, number] = [3, 1];
 
 function fillRect(image: RgbBuffer, left: number, top: number, width: number, height: number, rgb: readonly number[]): void {
   for (let y = top; y < top + height; y++) {
@@ -125,11 +126,9 @@ export function renderScene(scene: Scene): RgbBuffer {
   const word = scene.word;
   if (word) {
     const text = word.text.toUpperCase();
-    const width = (text.length * 6 - 1) * word.scale;
-    const height = 7 * word.scale;
-    // Black capitals on a white label: legible on every background.
-    fillRect(image, word.left - LABEL_MARGIN, word.top - LABEL_MARGIN, width + 2 * LABEL_MARGIN, height + 2 * LABEL_MARGIN, [255, 255, 255]);
-    forEachInkPixel(text, word.left, word.top, word.scale, (x, y) => image.data.set([0, 0, 0], (y * image.width + x) * 3));
+    // Black capitals on a white label, one patch per letter: legible on every background.
+    fillRect(image, word.left - LABEL_INSET[0], word.top - LABEL_INSET[1], text.length * word.pitch, word.pitch, [255, 255, 255]);
+    forEachInkPixel(text, word.left, word.top, word.scale, (x, y) => image.data.set([0, 0, 0], (y * image.width + x) * 3), word.pitch);
   }
   return image;
 }

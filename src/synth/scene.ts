@@ -1,5 +1,8 @@
 // A synthetic scene as data: a background and up to four shapes on a 3x3 grid of cells, perhaps a
-// word on a label. Everything the questions and the description say is computed from this object,
+// word on a label. Everything sits on the vision tower's 16-px patch grid: each shape fills one
+// patch, centred in it, and each letter of the word has a patch of its own, so every object is one
+// image token whose pixels alone tell its colour, shape and size (a randomly initialised tower, kept
+// frozen, cannot gather a shape spread over several patches; see README, "visdrop-tiny"). Everything the questions and the description say is computed from this object,
 // and the picture is drawn from it alone, so answers are consistent with the pixels by construction.
 // Shapes and colours are drawn with unequal weights, so some objects are "popular" (POPE's sense).
 import { mulberry32 } from '../util/prng.js';
@@ -69,11 +72,13 @@ export interface SceneObject {
 export interface SceneWord {
   readonly text: string;
   readonly cell: number;
-  /** Font pixels per image pixel. */
+  /** Image pixels per font pixel. */
   readonly scale: number;
-  /** Top left of the label's text, in pixels. */
+  /** Top left of the first letter, in pixels. */
   readonly left: number;
   readonly top: number;
+  /** Pixels from one letter's left edge to the next one's (one patch). */
+  readonly pitch: number;
 }
 
 export interface Background {
@@ -97,9 +102,16 @@ export interface Scene {
 }
 
 export const SCENE_SIZE = 192;
-const LARGE_RADIUS: readonly [number, number] = [19, 27];
-const SMALL_RADIUS: readonly [number, number] = [7, 10];
+/** The vision tower's patch: the grid objects and letters are placed on. */
+export const PATCH_SIZE = 16;
+/** A cell of the 3x3 grid is 4x4 patches. */
+const CELL_PATCHES = SCENE_SIZE / PATCH_SIZE / 3;
+/** Radii in pixels: a large shape spans 14 of its patch's 16 pixels, a small one 10. */
+export const SHAPE_RADIUS: Readonly<Record<Size, number>> = { large: 7, small: 5 };
+/** A 5x7 glyph at scale 2 is 10x14 pixels: inside one patch with room around it. */
 const WORD_SCALE = 2;
+/** Where a letter sits inside its patch. */
+const LETTER_OFFSET: readonly [number, number] = [3, 1];
 
 export type Random = () => number;
 
@@ -151,7 +163,6 @@ export function sceneId(index: number): string {
 export function sampleScene(seed: number, index: number): Scene {
   const id = sceneId(index);
   const random = sceneRandom(seed, id, 'scene');
-  const cellSize = SCENE_SIZE / 3;
   const tintA = randomInt(random, 0, BACKGROUND_TINTS.length - 1);
   const tintB = (tintA + randomInt(random, 1, BACKGROUND_TINTS.length - 1)) % BACKGROUND_TINTS.length;
   const kind = pick(random, BACKGROUNDS);
@@ -171,25 +182,22 @@ export function sampleScene(seed: number, index: number): Scene {
     // Every (colour, shape) at most once, so "the red circle" always names one object.
     if (objects.some((o) => o.shape === shape && o.color === color)) continue;
     const size: Size = random() < 0.35 ? 'small' : 'large';
-    const [lo, hi] = size === 'large' ? LARGE_RADIUS : SMALL_RADIUS;
-    const radius = randomInt(random, lo, hi);
     const cell = cells[objects.length]!;
-    // Jitter inside the cell, keeping a 2-pixel margin so neighbours never touch.
-    const slack = Math.floor(cellSize / 2 - radius - 2);
-    const cx = (cell % 3) * cellSize + cellSize / 2 + randomInt(random, -slack, slack);
-    const cy = Math.floor(cell / 3) * cellSize + cellSize / 2 + randomInt(random, -slack, slack);
-    objects.push({ shape, color, size, cell, cx, cy, radius });
+    // Any patch of the cell, the shape centred in it: neighbours keep at least 2 pixels apart.
+    const column = (cell % 3) * CELL_PATCHES + randomInt(random, 0, CELL_PATCHES - 1);
+    const row = Math.floor(cell / 3) * CELL_PATCHES + randomInt(random, 0, CELL_PATCHES - 1);
+    const cx = column * PATCH_SIZE + PATCH_SIZE / 2;
+    const cy = row * PATCH_SIZE + PATCH_SIZE / 2;
+    objects.push({ shape, color, size, cell, cx, cy, radius: SHAPE_RADIUS[size] });
   }
   let word: SceneWord | null = null;
   if (random() < 0.5) {
     const text = pick(random, WORDS);
     const cell = cells[objects.length]!;
-    const width = (text.length * 6 - 1) * WORD_SCALE;
-    const height = 7 * WORD_SCALE;
-    // The label (text plus a 3-pixel margin) stays inside its cell.
-    const left = (cell % 3) * cellSize + randomInt(random, 4, cellSize - width - 4);
-    const top = Math.floor(cell / 3) * cellSize + randomInt(random, 4, cellSize - height - 4);
-    word = { text, cell, scale: WORD_SCALE, left, top };
+    // One patch per letter, in a row of the cell's patches.
+    const column = (cell % 3) * CELL_PATCHES + randomInt(random, 0, CELL_PATCHES - text.length);
+    const row = Math.floor(cell / 3) * CELL_PATCHES + randomInt(random, 0, CELL_PATCHES - 1);
+    word = { text, cell, scale: WORD_SCALE, left: column * PATCH_SIZE + LETTER_OFFSET[0], top: row * PATCH_SIZE + LETTER_OFFSET[1], pitch: PATCH_SIZE };
   }
   return { id, size: SCENE_SIZE, background, objects, word };
 }

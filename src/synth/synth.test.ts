@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { SHORT_ANSWER_SUFFIX, FAMILIES, type Family } from './questions.js';
 import { questionsFor, sceneSplit, writeSynthDataset, type LlavaSample, type SynthMeta, type TestQuestion } from './dataset.js';
-import { CELL_NAMES, COLOR_RGB, SHAPE_PLURALS, sampleScene, type Scene, type SceneObject } from './scene.js';
+import { CELL_NAMES, COLOR_RGB, PATCH_SIZE, SHAPE_PLURALS, cellColumn, cellRow, sampleScene, type Scene, type SceneObject } from './scene.js';
 import { splitWords, synthVocabulary } from './vocabulary.js';
 
 const SEED = 7;
@@ -191,6 +191,35 @@ describe('visdrop synth', () => {
     }
   });
 
+  test('each shape fills one patch of its cell, centred; each letter of the word has a patch of its own', () => {
+    const cellOf = (patchColumn: number, patchRow: number) => Math.floor(patchRow / 4) * 3 + Math.floor(patchColumn / 4);
+    for (let index = 0; index < 300; index++) {
+      const scene = sampleScene(0, index);
+      const patches = new Set<number>();
+      for (const o of scene.objects) {
+        assert.equal((o.cx - PATCH_SIZE / 2) % PATCH_SIZE, 0, `${scene.id}: cx ${o.cx}`);
+        assert.equal((o.cy - PATCH_SIZE / 2) % PATCH_SIZE, 0, `${scene.id}: cy ${o.cy}`);
+        assert.ok(o.radius < PATCH_SIZE / 2, `${scene.id}: radius ${o.radius}`);
+        const [column, row] = [(o.cx - PATCH_SIZE / 2) / PATCH_SIZE, (o.cy - PATCH_SIZE / 2) / PATCH_SIZE];
+        assert.equal(cellOf(column, row), o.cell);
+        patches.add(row * 12 + column);
+      }
+      if (scene.word) {
+        const { word } = scene;
+        assert.equal(word.pitch, PATCH_SIZE);
+        const [column, row] = [Math.floor(word.left / PATCH_SIZE), Math.floor(word.top / PATCH_SIZE)];
+        // The glyph (10x14 at scale 2) stays inside its patch, every letter in the word's cell.
+        assert.ok(word.left % PATCH_SIZE + 5 * word.scale <= PATCH_SIZE && word.top % PATCH_SIZE + 7 * word.scale <= PATCH_SIZE);
+        for (let i = 0; i < word.text.length; i++) {
+          assert.equal(cellOf(column + i, row), word.cell);
+          assert.ok(!patches.has(row * 12 + column + i));
+        }
+        assert.equal(cellRow(word.cell), Math.floor(row / 4));
+        assert.equal(cellColumn(word.cell), Math.floor(column / 4));
+      }
+    }
+  });
+
   test('the pixels hold the scene: each object in its colour at its centre, the word on a white label', async () => {
     for (const sample of pretrain.slice(0, 40)) {
       const scene = sceneOf(sample.image);
@@ -201,7 +230,7 @@ describe('visdrop synth', () => {
         assert.deepEqual([...data.subarray(at, at + 3)], [...COLOR_RGB[o.color]], `${sample.id}: ${o.color} ${o.shape}`);
       }
       if (scene.word) {
-        const at = ((scene.word.top - 2) * info.width + scene.word.left) * 3;
+        const at = ((scene.word.top - 1) * info.width + scene.word.left) * 3;
         assert.deepEqual([...data.subarray(at, at + 3)], [255, 255, 255]);
       }
     }
