@@ -35,11 +35,6 @@ export const GLYPH_HEIGHT = 7;
 /** Blank columns between letters, in font pixels. */
 export const GLYPH_GAP = 1;
 
-/** Width and height in image pixels of `text` drawn at `scale` image pixels per font pixel. */
-export function textSize(text: string, scale: number): { width: number; height: number } {
-  return { width: (text.length * (GLYPH_WIDTH + GLYPH_GAP) - GLYPH_GAP) * scale, height: GLYPH_HEIGHT * scale };
-}
-
 /**
  * Calls `ink(x, y)` for every image pixel of `text` (capitals only) drawn with its top left at
  * (left, top), each letter `pitch` pixels right of the one before (by default the font's own spacing).

@@ -4,7 +4,7 @@
 import sharp from 'sharp';
 import { mulberry32 } from '../util/prng.js';
 import { forEachInkPixel } from './font.js';
-import { BACKGROUND_TINTS, COLOR_RGB, type Background, type Scene, type SceneObject, type Shape } from './scene.js';
+import { BACKGROUND_TINTS, COLOR_RGB, LETTER_OFFSET, type Background, type Scene, type SceneObject, type Shape } from './scene.js';
 
 export interface RgbBuffer {
   readonly width: number;
@@ -106,9 +106,6 @@ function drawObject(image: RgbBuffer, object: SceneObject): void {
   }
 }
 
-/** The white label covers the word's patches: its letters' top left is this far inside. */
-const LABEL_INSET: readonly [number, number] = [3, 1];
-
 function fillRect(image: RgbBuffer, left: number, top: number, width: number, height: number, rgb: readonly number[]): void {
   for (let y = top; y < top + height; y++) {
     for (let x = left; x < left + width; x++) {
@@ -127,7 +124,7 @@ export function renderScene(scene: Scene): RgbBuffer {
   if (word) {
     const text = word.text.toUpperCase();
     // Black capitals on a white label, one patch per letter: legible on every background.
-    fillRect(image, word.left - LABEL_INSET[0], word.top - LABEL_INSET[1], text.length * word.pitch, word.pitch, [255, 255, 255]);
+    fillRect(image, word.left - LETTER_OFFSET[0], word.top - LETTER_OFFSET[1], text.length * word.pitch, word.pitch, [255, 255, 255]);
     forEachInkPixel(text, word.left, word.top, word.scale, (x, y) => image.data.set([0, 0, 0], (y * image.width + x) * 3), word.pitch);
   }
   return image;

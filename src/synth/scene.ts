@@ -2,8 +2,9 @@
 // word on a label. Everything sits on the vision tower's 16-px patch grid: each shape fills one
 // patch, centred in it, and each letter of the word has a patch of its own, so every object is one
 // image token whose pixels alone tell its colour, shape and size (a randomly initialised tower, kept
-// frozen, cannot gather a shape spread over several patches; see README, "visdrop-tiny"). Everything the questions and the description say is computed from this object,
-// and the picture is drawn from it alone, so answers are consistent with the pixels by construction.
+// frozen, cannot gather a shape spread over several patches; see README, "visdrop-tiny").
+// Everything the questions and the description say is computed from this object, and the picture
+// is drawn from it alone, so answers are consistent with the pixels by construction.
 // Shapes and colours are drawn with unequal weights, so some objects are "popular" (POPE's sense).
 import { mulberry32 } from '../util/prng.js';
 
@@ -105,13 +106,13 @@ export const SCENE_SIZE = 192;
 /** The vision tower's patch: the grid objects and letters are placed on. */
 export const PATCH_SIZE = 16;
 /** A cell of the 3x3 grid is 4x4 patches. */
-const CELL_PATCHES = SCENE_SIZE / PATCH_SIZE / 3;
+export const CELL_PATCHES = SCENE_SIZE / PATCH_SIZE / 3;
 /** Radii in pixels: a large shape spans 14 of its patch's 16 pixels, a small one 10. */
 export const SHAPE_RADIUS: Readonly<Record<Size, number>> = { large: 7, small: 5 };
 /** A 5x7 glyph at scale 2 is 10x14 pixels: inside one patch with room around it. */
 const WORD_SCALE = 2;
-/** Where a letter sits inside its patch. */
-const LETTER_OFFSET: readonly [number, number] = [3, 1];
+/** Where a letter sits inside its patch (the white label starts at the patch's corner). */
+export const LETTER_OFFSET: readonly [number, number] = [3, 1];
 
 export type Random = () => number;
 

@@ -9,8 +9,9 @@ import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { SHORT_ANSWER_SUFFIX, FAMILIES, type Family } from './questions.js';
 import { questionsFor, sceneSplit, writeSynthDataset, type LlavaSample, type SynthMeta, type TestQuestion } from './dataset.js';
-import { CELL_NAMES, COLOR_RGB, PATCH_SIZE, SHAPE_PLURALS, cellColumn, cellRow, sampleScene, type Scene, type SceneObject } from './scene.js';
+import { CELL_NAMES, CELL_PATCHES, COLOR_RGB, PATCH_SIZE, SCENE_SIZE, SHAPE_PLURALS, cellColumn, cellRow, sampleScene, type Scene, type SceneObject } from './scene.js';
 import { splitWords, synthVocabulary } from './vocabulary.js';
+import { GLYPH_HEIGHT, GLYPH_WIDTH } from './font.js';
 
 const SEED = 7;
 const COUNT = 240;
@@ -192,7 +193,8 @@ describe('visdrop synth', () => {
   });
 
   test('each shape fills one patch of its cell, centred; each letter of the word has a patch of its own', () => {
-    const cellOf = (patchColumn: number, patchRow: number) => Math.floor(patchRow / 4) * 3 + Math.floor(patchColumn / 4);
+    const perRow = SCENE_SIZE / PATCH_SIZE;
+    const cellOf = (patchColumn: number, patchRow: number) => Math.floor(patchRow / CELL_PATCHES) * 3 + Math.floor(patchColumn / CELL_PATCHES);
     for (let index = 0; index < 300; index++) {
       const scene = sampleScene(0, index);
       const patches = new Set<number>();
@@ -202,20 +204,20 @@ describe('visdrop synth', () => {
         assert.ok(o.radius < PATCH_SIZE / 2, `${scene.id}: radius ${o.radius}`);
         const [column, row] = [(o.cx - PATCH_SIZE / 2) / PATCH_SIZE, (o.cy - PATCH_SIZE / 2) / PATCH_SIZE];
         assert.equal(cellOf(column, row), o.cell);
-        patches.add(row * 12 + column);
+        patches.add(row * perRow + column);
       }
       if (scene.word) {
         const { word } = scene;
         assert.equal(word.pitch, PATCH_SIZE);
         const [column, row] = [Math.floor(word.left / PATCH_SIZE), Math.floor(word.top / PATCH_SIZE)];
-        // The glyph (10x14 at scale 2) stays inside its patch, every letter in the word's cell.
-        assert.ok(word.left % PATCH_SIZE + 5 * word.scale <= PATCH_SIZE && word.top % PATCH_SIZE + 7 * word.scale <= PATCH_SIZE);
+        // The glyph stays inside its patch, every letter in the word's cell.
+        assert.ok(word.left % PATCH_SIZE + GLYPH_WIDTH * word.scale <= PATCH_SIZE && word.top % PATCH_SIZE + GLYPH_HEIGHT * word.scale <= PATCH_SIZE);
         for (let i = 0; i < word.text.length; i++) {
           assert.equal(cellOf(column + i, row), word.cell);
-          assert.ok(!patches.has(row * 12 + column + i));
+          assert.ok(!patches.has(row * perRow + column + i));
         }
-        assert.equal(cellRow(word.cell), Math.floor(row / 4));
-        assert.equal(cellColumn(word.cell), Math.floor(column / 4));
+        assert.equal(cellRow(word.cell), Math.floor(row / CELL_PATCHES));
+        assert.equal(cellColumn(word.cell), Math.floor(column / CELL_PATCHES));
       }
     }
   });
