@@ -12,6 +12,7 @@ import { questionsFor, sceneSplit, writeSynthDataset, type LlavaSample, type Syn
 import { CELL_NAMES, CELL_PATCHES, COLOR_RGB, PATCH_SIZE, SCENE_SIZE, SHAPE_PLURALS, cellColumn, cellRow, sampleScene, type Scene, type SceneObject } from './scene.js';
 import { splitWords, synthVocabulary } from './vocabulary.js';
 import { GLYPH_HEIGHT, GLYPH_WIDTH } from './font.js';
+import { SYNTH_PIXEL_STATISTICS, measurePixelStatistics } from './pixel-statistics.js';
 
 const SEED = 7;
 const COUNT = 240;
@@ -280,6 +281,14 @@ describe('visdrop synth', () => {
     }
     for (const sample of [...pretrain, ...train]) {
       for (const turn of sample.conversations) for (const word of splitWords(turn.value.replace('<image>', ''))) assert.ok(vocabulary.has(word), word);
+    }
+  });
+
+  test("the pixel statistics visdrop-tiny normalises with hold for another seed's scenes", () => {
+    const measured = measurePixelStatistics(7, 400);
+    for (let c = 0; c < 3; c++) {
+      assert.ok(Math.abs(measured.mean[c]! - SYNTH_PIXEL_STATISTICS.mean[c]!) < 0.01, `mean ${measured.mean.join(', ')}`);
+      assert.ok(Math.abs(measured.std[c]! - SYNTH_PIXEL_STATISTICS.std[c]!) < 0.01, `std ${measured.std.join(', ')}`);
     }
   });
 });

@@ -108,7 +108,11 @@ export function tinyConfigJson(shape: TinyShape, arch: 'llava' | 'llava-next' = 
 }
 
 /** preprocessor_config.json of llava-hf/llava-1.5-7b-hf (or llava-v1.6's), at the tiny model's image size. */
-export function tinyPreprocessorJson(imageSize: number, arch: 'llava' | 'llava-next' = 'llava'): Record<string, unknown> {
+export function tinyPreprocessorJson(
+  imageSize: number,
+  arch: 'llava' | 'llava-next' = 'llava',
+  normalisation: { readonly mean: readonly number[]; readonly std: readonly number[] } = { mean: OPENAI_CLIP_MEAN, std: OPENAI_CLIP_STD },
+): Record<string, unknown> {
   return {
     image_processor_type: arch === 'llava' ? 'CLIPImageProcessor' : 'LlavaNextImageProcessor',
     processor_class: arch === 'llava' ? 'LlavaProcessor' : 'LlavaNextProcessor',
@@ -121,8 +125,8 @@ export function tinyPreprocessorJson(imageSize: number, arch: 'llava' | 'llava-n
     do_rescale: true,
     rescale_factor: 1 / 255,
     do_normalize: true,
-    image_mean: [...OPENAI_CLIP_MEAN],
-    image_std: [...OPENAI_CLIP_STD],
+    image_mean: [...normalisation.mean],
+    image_std: [...normalisation.std],
     do_convert_rgb: true,
   };
 }

@@ -14,6 +14,7 @@ import { SYNTH_IMAGE_TOKEN_ID, SYNTH_UNK_ID } from './synth-tokenizer.js';
 import { INITIALIZER_RANGE, writeVisdropTinyInit } from './visdrop-tiny.js';
 import { convertCheckpoint } from './convert-checkpoint.js';
 import { writeSynthDataset, type LlavaSample } from '../synth/dataset.js';
+import { SYNTH_PIXEL_STATISTICS } from '../synth/pixel-statistics.js';
 
 const PROMPT =
   "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the user's questions. " +
@@ -75,6 +76,12 @@ describe('visdrop-tiny initial checkpoint', () => {
       }
     }
     assert.ok(parameters * 2 <= 40e6, `${parameters} parameters`);
+  });
+
+  test("its image processor normalises with the synthetic scenes' pixel statistics, not CLIP's", () => {
+    const config = JSON.parse(readFileSync(join(dir, 'preprocessor_config.json'), 'utf8')) as { image_mean: number[]; image_std: number[] };
+    assert.deepEqual(config.image_mean, [...SYNTH_PIXEL_STATISTICS.mean]);
+    assert.deepEqual(config.image_std, [...SYNTH_PIXEL_STATISTICS.std]);
   });
 
   test('loadModel reads it with 144 image tokens and generates with the vicuna_v1 prompt', async () => {

@@ -21,6 +21,7 @@ import { llavaTensorList } from '../models/llava/tensor-list.js';
 import { mulberry32 } from '../util/prng.js';
 import { SYNTH_BOS_ID, SYNTH_EOS_ID, SYNTH_IMAGE_TOKEN_ID, SYNTH_PAD_ID, synthTokenVocabulary, writeSynthTokenizer } from './synth-tokenizer.js';
 import { tinyPreprocessorJson } from './make-tiny.js';
+import { SYNTH_PIXEL_STATISTICS } from '../synth/pixel-statistics.js';
 
 export const VISDROP_TINY_PRESET = 'visdrop-tiny';
 
@@ -127,7 +128,7 @@ export function writeVisdropTinyInit(options: InitialCheckpointOptions): LlavaAr
   const config = { ...visdropTinyConfigJson(vocabSize), torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype] };
   const arch = normalizeLlavaConfig(config);
   writeFileSync(join(options.outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-  writeFileSync(join(options.outDir, 'preprocessor_config.json'), `${JSON.stringify(tinyPreprocessorJson(arch.vision.imageSize), null, 2)}\n`);
+  writeFileSync(join(options.outDir, 'preprocessor_config.json'), `${JSON.stringify(tinyPreprocessorJson(arch.vision.imageSize, 'llava', SYNTH_PIXEL_STATISTICS), null, 2)}\n`);
   const generation = { bos_token_id: SYNTH_BOS_ID, eos_token_id: SYNTH_EOS_ID, pad_token_id: SYNTH_PAD_ID };
   writeFileSync(join(options.outDir, 'generation_config.json'), `${JSON.stringify(generation, null, 2)}\n`);
   const tensors: TensorToWrite[] = llavaTensorList(arch).map(({ name, shape }) => ({ name, dtype, shape, data: () => initialTensor(options.seed, name, shape) }));
