@@ -13,13 +13,14 @@ export function registerSynthCommand(program: Command): void {
     .requiredOption('--out <dir>', 'output directory')
     .option('--count <n>', 'scenes (about 1 in 10 goes to the test split)', parseWholeNumber('--count', 1), 3000)
     .option('--seed <s>', 'seed', parseWholeNumber('--seed', 0), 0)
+    .option('--tiles <k>', 'draw each shape as a k x k block of copies of itself, 1-4 (a curriculum aid; questions unchanged)', parseWholeNumber('--tiles', 1), 1)
     .action(
-      runCommand(async (flags: { out: string; count: number; seed: number }) => {
+      runCommand(async (flags: { out: string; count: number; seed: number; tiles: number }) => {
         const bar = process.stderr.isTTY
           ? new cliProgress.SingleBar({ stream: process.stderr, format: 'synth [{bar}] {value}/{total} scenes | ETA {eta_formatted}', hideCursor: true }, cliProgress.Presets.shades_classic)
           : undefined;
         bar?.start(flags.count, 0);
-        const meta = await writeSynthDataset({ outDir: flags.out, count: flags.count, seed: flags.seed, onProgress: (done) => bar?.update(done) }).finally(() => bar?.stop());
+        const meta = await writeSynthDataset({ outDir: flags.out, count: flags.count, seed: flags.seed, tiles: flags.tiles, onProgress: (done) => bar?.update(done) }).finally(() => bar?.stop());
         const { train, test } = meta.splits;
         const perFamily = Object.entries(test.questionsPerFamily)
           .map(([family, n]) => `${family} ${n}`)

@@ -13,7 +13,7 @@ import { OptionError } from '../errors.js';
 import { DESCRIPTION_INSTRUCTIONS, describeScene } from './describe.js';
 import { EXISTENCE_SAMPLINGS, FAMILIES, SHORT_ANSWER_SUFFIX, sceneQuestions, type Family, type Question } from './questions.js';
 import { encodeScenePng, renderScene } from './render.js';
-import { SCENE_SIZE, hashString, pick, sampleScene, sceneRandom, shuffled, type Scene } from './scene.js';
+import { CELL_PATCHES, SCENE_SIZE, hashString, pick, sampleScene, sceneRandom, shuffled, type Scene } from './scene.js';
 
 /** Bumped whenever the same seed would give different files. */
 export const SYNTH_GENERATOR_VERSION = 3;
@@ -53,6 +53,8 @@ export interface SynthMeta {
   readonly seed: number;
   readonly count: number;
   readonly imageSize: number;
+  /** Copies per side of each shape's block (1: the shape alone). */
+  readonly tiles: number;
   readonly splits: {
     readonly train: { scenes: number; pretrainSamples: number; conversations: number; questions: number; questionsPerFamily: Record<Family, number> };
     readonly test: { scenes: number; questions: number; questionsPerFamily: Record<Family, number>; existencePerSampling: Record<string, number> };
@@ -63,6 +65,8 @@ export interface SynthOptions {
   readonly outDir: string;
   readonly count: number;
   readonly seed: number;
+  /** Each shape drawn as a tiles x tiles block of copies of itself, 1 to 4 (default 1, the one-patch objects); the questions do not change. */
+  readonly tiles?: number;
   /** Called after each scene is written (index from 0). */
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -140,6 +144,10 @@ export async function writeSynthDataset(options: SynthOptions): Promise<SynthMet
   const { outDir, count, seed } = options;
   if (!Number.isInteger(count) || count < 1) throw new OptionError({ subject: '--count', expected: 'a whole number >= 1', found: String(count) });
   if (!Number.isInteger(seed) || seed < 0) throw new OptionError({ subject: '--seed', expected: 'a whole number >= 0', found: String(seed) });
+  const tiles = options.tiles ?? 1;
+  if (!Number.isInteger(tiles) || tiles < 1 || tiles > CELL_PATCHES) {
+    throw new OptionError({ subject: '--tiles', expected: `a whole number from 1 to ${CELL_PATCHES} (a cell's patches per side)`, found: String(tiles) });
+  }
   const imageDir = join(outDir, 'images');
   mkdirSync(imageDir, { recursive: true });
   const pretrain: LlavaSample[] = [];
@@ -152,7 +160,7 @@ export async function writeSynthDataset(options: SynthOptions): Promise<SynthMet
   let testScenes = 0;
   let done = 0;
   const writeImage = async (scene: Scene) => {
-    writeFileSync(join(imageDir, imageFileName(scene)), await encodeScenePng(renderScene(scene)));
+    writeFileSync(join(imageDir, imageFileName(scene)), await encodeScenePng(renderScene(scene, tiles)));
     options.onProgress?.(++done, count);
   };
   let inFlight: Promise<void>[] = [];
@@ -185,6 +193,7 @@ export async function writeSynthDataset(options: SynthOptions): Promise<SynthMet
     seed,
     count,
     imageSize: SCENE_SIZE,
+    tiles,
     splits: {
       train: { scenes: train.length, pretrainSamples: pretrain.length, conversations: train.length, questions: trainQuestions, questionsPerFamily: trainPerFamily },
       test: { scenes: testScenes, questions: test.length, questionsPerFamily: testPerFamily, existencePerSampling },

@@ -4,7 +4,7 @@
 import sharp from 'sharp';
 import { mulberry32 } from '../util/prng.js';
 import { forEachInkPixel } from './font.js';
-import { BACKGROUND_TINTS, COLOR_RGB, LETTER_OFFSET, type Background, type Scene, type SceneObject, type Shape } from './scene.js';
+import { BACKGROUND_TINTS, COLOR_RGB, LETTER_OFFSET, tileCentres, type Background, type Scene, type SceneObject, type Shape } from './scene.js';
 
 export interface RgbBuffer {
   readonly width: number;
@@ -115,11 +115,13 @@ function fillRect(image: RgbBuffer, left: number, top: number, width: number, he
   }
 }
 
-/** The scene's pixels. */
-export function renderScene(scene: Scene): RgbBuffer {
+/** The scene's pixels; with `tiles` > 1 each shape drawn as a tiles x tiles block of copies (tileCentres). */
+export function renderScene(scene: Scene, tiles = 1): RgbBuffer {
   const image: RgbBuffer = { width: scene.size, height: scene.size, data: new Uint8Array(scene.size * scene.size * 3) };
   drawBackground(image, scene.background);
-  for (const object of scene.objects) drawObject(image, object);
+  for (const object of scene.objects) {
+    for (const [cx, cy] of tileCentres(object, tiles)) drawObject(image, { ...object, cx, cy });
+  }
   const word = scene.word;
   if (word) {
     const text = word.text.toUpperCase();

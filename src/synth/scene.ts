@@ -203,6 +203,26 @@ export function sampleScene(seed: number, index: number): Scene {
   return { id, size: SCENE_SIZE, background, objects, word };
 }
 
+/**
+ * The centres of `tiles` x `tiles` copies of `object`: the block of patches inside the object's cell
+ * that holds its own patch, as near centred on it as the cell allows (tiles 1: the object alone;
+ * tiles 4: the whole cell). Each copy fills one patch as the object does, so a larger block gives the
+ * same one-patch picture of the object more image tokens: a curriculum aid (README, "visdrop-tiny").
+ */
+export function tileCentres(object: SceneObject, tiles: number): Array<readonly [number, number]> {
+  const column = (object.cx - PATCH_SIZE / 2) / PATCH_SIZE;
+  const row = (object.cy - PATCH_SIZE / 2) / PATCH_SIZE;
+  const firstColumn = cellColumn(object.cell) * CELL_PATCHES;
+  const firstRow = cellRow(object.cell) * CELL_PATCHES;
+  const start = (patch: number, first: number) => Math.min(Math.max(patch - Math.floor((tiles - 1) / 2), first), first + CELL_PATCHES - tiles);
+  const [left, top] = [start(column, firstColumn), start(row, firstRow)];
+  const centres: Array<readonly [number, number]> = [];
+  for (let r = top; r < top + tiles; r++) {
+    for (let c = left; c < left + tiles; c++) centres.push([c * PATCH_SIZE + PATCH_SIZE / 2, r * PATCH_SIZE + PATCH_SIZE / 2]);
+  }
+  return centres;
+}
+
 export function cellRow(cell: number): number {
   return Math.floor(cell / 3);
 }

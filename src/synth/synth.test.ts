@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
+import { OptionError } from '../errors.js';
 import { SHORT_ANSWER_SUFFIX, FAMILIES, type Family } from './questions.js';
 import { questionsFor, sceneSplit, writeSynthDataset, type LlavaSample, type SynthMeta, type TestQuestion } from './dataset.js';
-import { CELL_NAMES, CELL_PATCHES, COLOR_RGB, PATCH_SIZE, SCENE_SIZE, SHAPE_PLURALS, cellColumn, cellRow, sampleScene, type Scene, type SceneObject } from './scene.js';
+import { CELL_NAMES, CELL_PATCHES, COLOR_RGB, PATCH_SIZE, SCENE_SIZE, tileCentres, SHAPE_PLURALS, cellColumn, cellRow, sampleScene, type Scene, type SceneObject } from './scene.js';
 import { splitWords, synthVocabulary } from './vocabulary.js';
 import { GLYPH_HEIGHT, GLYPH_WIDTH } from './font.js';
 import { SYNTH_PIXEL_STATISTICS, measurePixelStatistics } from './pixel-statistics.js';
@@ -143,6 +144,7 @@ describe('visdrop synth', () => {
   test('meta.json counts what the files hold', () => {
     assert.deepEqual(readJson(dir, 'meta.json'), meta);
     assert.equal(meta.seed, SEED);
+    assert.equal(meta.tiles, 1);
     assert.equal(meta.splits.test.questions, testLines.length);
     assert.equal(meta.splits.train.conversations, train.length);
     for (const family of FAMILIES) {
@@ -236,6 +238,41 @@ describe('visdrop synth', () => {
         const at = ((scene.word.top - 1) * info.width + scene.word.left) * 3;
         assert.deepEqual([...data.subarray(at, at + 3)], [255, 255, 255]);
       }
+    }
+  });
+
+  test('--tiles k: each shape a k x k block of copies inside its cell, holding its own patch; the questions unchanged', async () => {
+    for (let index = 0; index < 100; index++) {
+      for (const o of sampleScene(0, index).objects) {
+        for (let tiles = 1; tiles <= CELL_PATCHES; tiles++) {
+          const centres = tileCentres(o, tiles);
+          assert.equal(new Set(centres.map(([x, y]) => `${x},${y}`)).size, tiles * tiles);
+          assert.ok(centres.some(([x, y]) => x === o.cx && y === o.cy), `${o.shape} in cell ${o.cell}, tiles ${tiles}: its own patch`);
+          for (const [x, y] of centres) {
+            assert.equal((x - PATCH_SIZE / 2) % PATCH_SIZE, 0);
+            assert.equal(Math.floor(y / PATCH_SIZE / CELL_PATCHES) * 3 + Math.floor(x / PATCH_SIZE / CELL_PATCHES), o.cell);
+          }
+        }
+      }
+    }
+    const tiled = mkdtempSync(join(tmpdir(), 'visdrop-synth-tiles-'));
+    try {
+      const tiledMeta = await writeSynthDataset({ outDir: tiled, count: COUNT, seed: SEED, tiles: 3 });
+      assert.equal(tiledMeta.tiles, 3);
+      assert.deepEqual(readJson(tiled, 'train.json'), train);
+      assert.deepEqual(readTestLines(tiled), testLines);
+      for (const sample of pretrain.slice(0, 20)) {
+        const { data, info } = await sharp(join(tiled, 'images', sample.image)).raw().toBuffer({ resolveWithObject: true });
+        for (const o of sceneOf(sample.image).objects) {
+          for (const [x, y] of tileCentres(o, 3)) {
+            const at = (y * info.width + x) * 3;
+            assert.deepEqual([...data.subarray(at, at + 3)], [...COLOR_RGB[o.color]], `${sample.id}: ${o.color} ${o.shape} copy at ${x},${y}`);
+          }
+        }
+      }
+      await assert.rejects(writeSynthDataset({ outDir: tiled, count: 1, seed: 0, tiles: 5 }), (e: unknown) => e instanceof OptionError && /--tiles.*1 to 4.*found 5/s.test(e.message));
+    } finally {
+      rmSync(tiled, { recursive: true, force: true });
     }
   });
 
