@@ -185,8 +185,8 @@ export function sampleScene(seed: number, index: number): Scene {
     const size: Size = random() < 0.35 ? 'small' : 'large';
     const cell = cells[objects.length]!;
     // Any patch of the cell, the shape centred in it: neighbours keep at least 2 pixels apart.
-    const column = (cell % 3) * CELL_PATCHES + randomInt(random, 0, CELL_PATCHES - 1);
-    const row = Math.floor(cell / 3) * CELL_PATCHES + randomInt(random, 0, CELL_PATCHES - 1);
+    const column = cellColumn(cell) * CELL_PATCHES + randomInt(random, 0, CELL_PATCHES - 1);
+    const row = cellRow(cell) * CELL_PATCHES + randomInt(random, 0, CELL_PATCHES - 1);
     const cx = column * PATCH_SIZE + PATCH_SIZE / 2;
     const cy = row * PATCH_SIZE + PATCH_SIZE / 2;
     objects.push({ shape, color, size, cell, cx, cy, radius: SHAPE_RADIUS[size] });
@@ -196,8 +196,8 @@ export function sampleScene(seed: number, index: number): Scene {
     const text = pick(random, WORDS);
     const cell = cells[objects.length]!;
     // One patch per letter, in a row of the cell's patches.
-    const column = (cell % 3) * CELL_PATCHES + randomInt(random, 0, CELL_PATCHES - text.length);
-    const row = Math.floor(cell / 3) * CELL_PATCHES + randomInt(random, 0, CELL_PATCHES - 1);
+    const column = cellColumn(cell) * CELL_PATCHES + randomInt(random, 0, CELL_PATCHES - text.length);
+    const row = cellRow(cell) * CELL_PATCHES + randomInt(random, 0, CELL_PATCHES - 1);
     word = { text, cell, scale: WORD_SCALE, left: column * PATCH_SIZE + LETTER_OFFSET[0], top: row * PATCH_SIZE + LETTER_OFFSET[1], pitch: PATCH_SIZE };
   }
   return { id, size: SCENE_SIZE, background, objects, word };

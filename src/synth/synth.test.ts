@@ -195,9 +195,11 @@ describe('visdrop synth', () => {
     }
   });
 
+  /** The 3x3 grid cell a patch lies in, from patch column and row. */
+  const cellOf = (patchColumn: number, patchRow: number) => Math.floor(patchRow / CELL_PATCHES) * 3 + Math.floor(patchColumn / CELL_PATCHES);
+
   test('each shape fills one patch of its cell, centred; each letter of the word has a patch of its own', () => {
     const perRow = SCENE_SIZE / PATCH_SIZE;
-    const cellOf = (patchColumn: number, patchRow: number) => Math.floor(patchRow / CELL_PATCHES) * 3 + Math.floor(patchColumn / CELL_PATCHES);
     for (let index = 0; index < 300; index++) {
       const scene = sampleScene(0, index);
       const patches = new Set<number>();
@@ -250,7 +252,8 @@ describe('visdrop synth', () => {
           assert.ok(centres.some(([x, y]) => x === o.cx && y === o.cy), `${o.shape} in cell ${o.cell}, tiles ${tiles}: its own patch`);
           for (const [x, y] of centres) {
             assert.equal((x - PATCH_SIZE / 2) % PATCH_SIZE, 0);
-            assert.equal(Math.floor(y / PATCH_SIZE / CELL_PATCHES) * 3 + Math.floor(x / PATCH_SIZE / CELL_PATCHES), o.cell);
+            assert.equal((y - PATCH_SIZE / 2) % PATCH_SIZE, 0);
+            assert.equal(cellOf(Math.floor(x / PATCH_SIZE), Math.floor(y / PATCH_SIZE)), o.cell);
           }
         }
       }
