@@ -205,6 +205,55 @@ export class GraphBuilder {
     return this.outputs;
   }
 
+  /**
+   * The part of this graph that computes `outputs` from `inputs`, as a graph of its own (onnx.utils'
+   * extract_model): the nodes on a path back from an output, stopping at the values named as inputs,
+   * which may be any values of this graph (a stored activation fed back in), and the initialisers
+   * those nodes read. Inputs no kept node reads are left out. Outputs keep their names. Throws when an output needs a value that is neither
+   * produced, an initialiser, nor one of `inputs`.
+   */
+  extract(name: string, inputs: readonly GraphInput[], outputs: readonly GraphInput[]): GraphBuilder {
+    const given = new Set(inputs.map((input) => input.name));
+    const producers = new Map<string, number>();
+    this.records.forEach((record, index) => record.outputs.forEach((output) => producers.set(output, index)));
+    const initializerIndex = new Map(this.initializers.map((tensor, index) => [tensor.name, index]));
+    const keptNodes = new Set<number>();
+    const keptInitializers = new Set<number>();
+    const pending = outputs.map((output) => output.name);
+    const seen = new Set<string>();
+    const reached = new Set<string>();
+    while (pending.length > 0) {
+      const value = pending.pop()!;
+      if (given.has(value)) reached.add(value);
+      if (value === '' || seen.has(value) || given.has(value)) continue;
+      seen.add(value);
+      const node = producers.get(value);
+      if (node !== undefined) {
+        keptNodes.add(node);
+        pending.push(...this.records[node]!.inputs);
+      } else if (initializerIndex.has(value)) {
+        keptInitializers.add(initializerIndex.get(value)!);
+      } else {
+        throw new GraphError({ subject: `graph ${name}`, expected: `"${value}" produced, an initialiser or an input`, found: 'none of these' });
+      }
+    }
+    const part = new GraphBuilder(name);
+    for (const index of [...keptNodes].sort((a, b) => a - b)) {
+      part.nodes.push(this.nodes[index]!);
+      part.records.push(this.records[index]!);
+      if (this.records[index]!.domain === 'com.microsoft') part.usesContrib = true;
+    }
+    for (const index of [...keptInitializers].sort((a, b) => a - b)) {
+      const tensor = this.initializers[index]!;
+      part.initializers.push(tensor);
+      part.constantRecords.set(tensor.name, this.constantRecords.get(tensor.name)!);
+      part.weightBytes += tensor.rawData?.byteLength ?? 0;
+    }
+    part.inputs.push(...inputs.filter((input) => reached.has(input.name)));
+    part.outputs.push(...outputs);
+    return part;
+  }
+
   /** Serialises the graph to ONNX model bytes for onnxruntime. */
   toModelBytes(): Uint8Array {
     if (this.outputs.length === 0) {
