@@ -74,6 +74,11 @@ export class GraphSession {
     return new GraphSession(model.name, session, model.inputs, model.weightBytes);
   }
 
+  /** The names the graph takes as inputs, in declaration order. */
+  get inputNames(): string[] {
+    return this.inputs.map((input) => input.name);
+  }
+
   async run(feeds: Feeds): Promise<Record<string, ort.Tensor>> {
     this.check(feeds);
     try {

@@ -14,7 +14,7 @@ import { lookupFrom, randomPixels, randomWeights, tinyArch, weightShapes } from 
 import { mulberry32 } from '../util/prng.js';
 import type { KeepPlan } from './image-tokens.js';
 import { LlavaRuntime } from './llava-runtime.js';
-import { TrainingRuntime, type ParameterTensor, type TrainableParts, type TrainingBatch } from './training-runtime.js';
+import { TrainingRuntime, type LossAndGradients, type ParameterTensor, type TrainableParts, type TrainingBatch } from './training-runtime.js';
 
 const arch = tinyArch(); // 2 CLIP layers (feature layer -2: one runs), 4 image tokens, 2 decoder layers, V = 50
 const IMG = arch.imageTokenId;
@@ -161,29 +161,58 @@ test('lossAndGradients with a keep plan after decoder layer 0 matches the refere
   console.log(`with a drop: loss rel. error ${r.lossError.toExponential(1)}, ${r.tensors} gradient tensors, worst ${r.worst.toExponential(2)} (${r.worstName}); one step ${r.stepMs.toFixed(1)} ms`);
 });
 
-test('frozen parts get no weight gradients, and nothing runs below the lowest trainable part', async () => {
-  const params = parameters(6);
+for (const activations of ['store', 'recompute'] as const) {
+  test(`frozen parts get no weight gradients, and nothing runs below the lowest trainable part (activations: ${activations})`, async () => {
+    const params = parameters(6);
+    const batch = makeBatch();
+    const settings = { intraOpThreads: 1, activations };
+    const backward = (kind: string, frozen: boolean) => `${kind}:backward${activations === 'store' ? '-stored' : ''}${frozen ? '-frozen' : ''}`;
+    const full = await TrainingRuntime.create(arch, params, settings);
+    const all = await full.lossAndGradients(batch, { trainable: ALL });
+    await full.release();
+
+    // Pre-training: the projector alone; the decoder's backward runs without weight gradients, the CLIP backward not at all.
+    const pretrain = await TrainingRuntime.create(arch, params, settings);
+    const projectorOnly = await pretrain.lossAndGradients(batch, { trainable: { vision: false, projector: true, llm: false } });
+    assert.ok([...projectorOnly.grads.keys()].every((name) => name.startsWith('multi_modal_projector.')));
+    assert.equal(projectorOnly.grads.size, 4);
+    for (const [name, grad] of projectorOnly.grads) assert.deepEqual(grad, all.grads.get(name), name);
+    assert.deepEqual(pretrain.openedGraphs.filter((key) => key.includes('backward')).sort(), [backward('decoder-layer', true), 'loss:backward-frozen', backward('projector', false)]);
+    await pretrain.release();
+
+    // LLM only: nothing below the decoder runs backward, and the tower and projector forwards store nothing.
+    const llmOnly = await TrainingRuntime.create(arch, params, settings);
+    const decoderGrads = await llmOnly.lossAndGradients(batch, { trainable: { vision: false, projector: false, llm: true } });
+    assert.ok([...decoderGrads.grads.keys()].every((name) => name.startsWith('language_model.')));
+    assert.deepEqual(llmOnly.openedGraphs.filter((key) => key.includes('backward')).sort(), [backward('decoder-layer', false), 'loss:backward']);
+    assert.ok(llmOnly.openedGraphs.includes('projector:forward') && llmOnly.openedGraphs.includes('vision-layer:forward'));
+    assert.equal(decoderGrads.loss, all.loss);
+    await llmOnly.release();
+  });
+}
+
+test('stored activations and recomputed ones give the same loss and gradients, with and without a drop', async () => {
+  const params = parameters(9);
   const batch = makeBatch();
-  const full = await TrainingRuntime.create(arch, params, { intraOpThreads: 1 });
-  const all = await full.lossAndGradients(batch, { trainable: ALL });
-  await full.release();
-
-  // Pre-training: the projector alone; the decoder's backward runs without weight gradients, the CLIP backward not at all.
-  const pretrain = await TrainingRuntime.create(arch, params, { intraOpThreads: 1 });
-  const projectorOnly = await pretrain.lossAndGradients(batch, { trainable: { vision: false, projector: true, llm: false } });
-  assert.ok([...projectorOnly.grads.keys()].every((name) => name.startsWith('multi_modal_projector.')));
-  assert.equal(projectorOnly.grads.size, 4);
-  for (const [name, grad] of projectorOnly.grads) assert.deepEqual(grad, all.grads.get(name), name);
-  assert.deepEqual(pretrain.openedGraphs.filter((key) => key.includes('backward')).sort(), ['decoder-layer:backward-frozen', 'loss:backward-frozen', 'projector:backward']);
-  await pretrain.release();
-
-  // LLM only: nothing below the decoder runs backward.
-  const llmOnly = await TrainingRuntime.create(arch, params, { intraOpThreads: 1 });
-  const decoderGrads = await llmOnly.lossAndGradients(batch, { trainable: { vision: false, projector: false, llm: true } });
-  assert.ok([...decoderGrads.grads.keys()].every((name) => name.startsWith('language_model.')));
-  assert.deepEqual(llmOnly.openedGraphs.filter((key) => key.includes('backward')).sort(), ['decoder-layer:backward', 'loss:backward']);
-  assert.equal(decoderGrads.loss, all.loss);
-  await llmOnly.release();
+  const dropAfterLayer0 = async () => PLANS;
+  for (const boundary of [undefined, dropAfterLayer0]) {
+    const results = [];
+    for (const activations of ['store', 'recompute'] as const) {
+      const runtime = await TrainingRuntime.create(arch, params, { intraOpThreads: 1, activations });
+      results.push(await runtime.lossAndGradients(batch, { trainable: ALL, ...(boundary ? { boundary } : {}) }));
+      await runtime.release();
+    }
+    const [stored, recomputed] = results as [LossAndGradients, LossAndGradients];
+    assert.ok(stored.grads.size > 0);
+    assert.equal(stored.loss, recomputed.loss);
+    assert.deepEqual([...stored.grads.keys()].sort(), [...recomputed.grads.keys()].sort());
+    for (const [name, grad] of recomputed.grads) {
+      const other = stored.grads.get(name)!;
+      const gap = Math.sqrt(grad.reduce((sum, g, i) => sum + (g - other[i]!) ** 2, 0));
+      const size = Math.sqrt(grad.reduce((sum, g) => sum + g * g, 0));
+      assert.ok(gap <= 1e-5 * Math.max(size, 1), `${name}: stored vs recomputed gradient differs by ${gap} (norm ${size})`);
+    }
+  }
 });
 
 test('a bad batch is refused with one line naming the row and what was found', async () => {

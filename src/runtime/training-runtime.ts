@@ -9,9 +9,11 @@
 // - decoder layers (plain MatMul/Softmax attention, causal + padding mask), each layer's input kept;
 //   after layer l a boundary hook may return a keep plan, applied here (PyramidDrop training, §2.5);
 // - loss: final RMSNorm, lm_head and cross-entropy over the labelled positions only;
-// - backward: per layer, a graph that recomputes the layer's forward from its stored input and
-//   emits the vector-Jacobian products (activation checkpointing per layer); frozen parts get no
-//   weight-gradient outputs, and nothing below the lowest trainable part is run.
+// - backward: per layer, a graph that emits the vector-Jacobian products from the activations the
+//   layer's forward stored (the default), or that recomputes the forward from the layer's input
+//   first (`activations: 'recompute'`, activation checkpointing per layer: a forward's worth of
+//   FLOPs more, only the layer inputs kept); frozen parts get no weight-gradient outputs, and
+//   nothing below the lowest trainable part is run.
 // Legend: B rows, T padded tokens, D decoder hidden, N image tokens per image, H heads, R query rows.
 import type { LlavaArch } from '../config/llava.js';
 import { CheckpointError, GraphError, PromptError } from '../errors.js';
@@ -22,7 +24,7 @@ import { DECODER_PREFIX, EMBED_WEIGHT, LM_HEAD_WEIGHT } from '../models/llama/de
 import { projectorBody, projectorWeightNames } from '../models/llava/projector-training.js';
 import { PROJECTOR_PREFIX } from '../models/llava/projector.js';
 import { llavaTensorList } from '../models/llava/tensor-list.js';
-import { buildTrainingBackward, buildTrainingForward, gradName, type BackwardOptions, type TrainingBodyBuilder } from '../models/training-graph.js';
+import { buildStoredTrainingPair, buildTrainingBackward, buildTrainingForward, gradName, type BackwardOptions, type StoredTrainingPair, type TrainingBodyBuilder } from '../models/training-graph.js';
 import type { GraphBuilder } from '../onnx/builder.js';
 import { checkImagePlan, type KeepPlan } from './image-tokens.js';
 import { floatTensor, GraphSession, int64Tensor, type Feeds, type SessionSettings } from './session.js';
@@ -128,11 +130,25 @@ export interface LossAndGradients {
 }
 
 
-export interface TrainingRuntimeOptions extends SessionSettings {}
+export interface TrainingRuntimeOptions extends SessionSettings {
+  /**
+   * What the backward of a vision layer, the projector and a decoder layer starts from: the
+   * intermediate values its forward stored ('store', the default: PyTorch's way, the least work), or
+   * the layer's input alone, the forward run again inside the backward ('recompute': LLaVA's
+   * --gradient_checkpointing, for when the stored values of every layer do not fit in memory).
+   */
+  readonly activations?: 'store' | 'recompute';
+}
+
+/** Layer kinds whose forward can store what their backward reads. */
+type StoringKind = 'vision-layer' | 'projector' | 'decoder-layer';
+/** The storing forward and the stored backward, each for a trained part and a frozen one. */
+type StoredDirection = 'forward-storing' | 'forward-storing-frozen' | 'backward-stored' | 'backward-stored-frozen';
 
 /** A graph kind, each opened once (weights are inputs, so every layer of a kind shares it). */
 type GraphKey =
-  | `${'vision-embeddings' | 'vision-layer' | 'projector' | 'decoder-layer'}:${'forward' | 'backward' | 'backward-frozen'}`
+  | `${'vision-embeddings' | StoringKind}:${'forward' | 'backward' | 'backward-frozen'}`
+  | `${StoringKind}:${StoredDirection}`
   | 'loss:forward'
   | 'loss:backward'
   | 'loss:backward-frozen'
@@ -158,8 +174,12 @@ interface Compaction {
 
 const IGNORE = -100;
 
+/** A layer's forward outputs: the layer's own, plus (stored activations) what its backward reads. */
+type LayerRun = Record<string, ort.Tensor>;
+
 export class TrainingRuntime {
   private readonly sessions = new Map<GraphKey, Promise<GraphSession>>();
+  private readonly storedPairs = new Map<string, StoredTrainingPair>();
 
   private constructor(
     readonly arch: LlavaArch,
@@ -195,26 +215,36 @@ export class TrainingRuntime {
     const images = batch.hasImage.filter(Boolean).length;
 
     // Vision tower and projector, keeping each layer's input for the backward.
+    const anyTrainable = trainable.vision || trainable.projector || trainable.llm;
     const visionInputs: Float32Array[] = [];
+    const visionRuns: LayerRun[] = [];
     let features: Float32Array | null = null; // [I, N, Dv]
+    let projectorRun: LayerRun | null = null;
     let imageEmbeddings: Float32Array | null = null; // [I, N, Dt]
     if (images > 0) {
       let hidden = (await this.run('vision-embeddings:forward', { pixel_values: floatTensor(batch.pixelValues, [images, 3, v.imageSize, v.imageSize]), ...this.visionEmbeddingFeeds() })).hidden_out!.data as Float32Array;
       for (let layer = 0; layer < this.arch.visionLayersUsed; layer++) {
         visionInputs.push(hidden);
-        hidden = (await this.run('vision-layer:forward', { hidden: floatTensor(hidden, [images, v.numPatches + 1, v.hiddenSize]), ...this.visionLayerFeeds(layer) })).hidden_out!.data as Float32Array;
+        const run = await this.forwardLayer('vision-layer', { hidden: floatTensor(hidden, [images, v.numPatches + 1, v.hiddenSize]), ...this.visionLayerFeeds(layer) }, trainable.vision ? 'trained' : 'none');
+        visionRuns.push(run);
+        hidden = run.hidden_out!.data as Float32Array;
       }
       features = this.selectFeatures(hidden, images);
-      imageEmbeddings = (await this.run('projector:forward', { features: this.featureTensor(features, images, v.hiddenSize), ...this.projectorFeeds() })).embeddings!.data as Float32Array;
+      const projectorBackward = trainable.projector ? 'trained' : trainable.vision ? 'frozen' : 'none';
+      projectorRun = await this.forwardLayer('projector', { features: this.featureTensor(features, images, v.hiddenSize), ...this.projectorFeeds() }, projectorBackward);
+      imageEmbeddings = projectorRun.embeddings!.data as Float32Array;
     }
 
     // Decoder, keeping each layer's input; boundary drops recorded for the backward.
     let state = this.embed(batch, imageEmbeddings);
     const layerInputs: DecoderBatch[] = [];
+    const layerRuns: (LayerRun | null)[] = [];
     const compactions: Compaction[] = [];
+    const decoderBackward = trainable.llm ? 'trained' : anyTrainable ? 'frozen' : 'none';
     for (let layer = 0; layer < t.numLayers; layer++) {
       layerInputs.push(state);
-      const out = await this.run('decoder-layer:forward', this.decoderFeeds(state, layer));
+      const out = await this.forwardLayer('decoder-layer', this.decoderFeeds(state, layer), decoderBackward);
+      layerRuns.push(out);
       state = { ...state, hidden: out.hidden_out!.data as Float32Array };
       if (options.boundary && layer + 1 < t.numLayers) {
         const plans = await options.boundary(this.boundaryView(state, layer + 1));
@@ -236,7 +266,6 @@ export class TrainingRuntime {
       'norm.weight': this.parameter(`${DECODER_PREFIX}.norm.weight`),
       'lm_head.weight': this.parameter(t.tieWordEmbeddings ? EMBED_WEIGHT : LM_HEAD_WEIGHT),
     };
-    const anyTrainable = trainable.vision || trainable.projector || trainable.llm;
     if (!anyTrainable) {
       const out = await this.run('loss:forward', lossFeeds);
       return { loss: (out.loss!.data as Float32Array)[0]!, tokens: lossRows.length, grads };
@@ -251,13 +280,13 @@ export class TrainingRuntime {
     let dHidden: Float32Array = new Float32Array(state.batch * state.length * D);
     scatterRows(dHidden, D, lossRows, lossOut[gradName('hidden')]!.data as Float32Array);
 
-    // Decoder backward, layer by layer from its stored input; drops undone on the way.
+    // Decoder backward, layer by layer from what its forward kept; drops undone on the way.
     for (let layer = t.numLayers - 1; layer >= 0; layer--) {
       const input = layerInputs[layer]!;
-      const out = await this.run(trainable.llm ? 'decoder-layer:backward' : 'decoder-layer:backward-frozen', {
-        ...this.decoderFeeds(input, layer),
+      const out = await this.backwardLayer('decoder-layer', trainable.llm ? 'trained' : 'frozen', this.decoderFeeds(input, layer), layerRuns[layer]!, {
         [gradName('hidden_out')]: floatTensor(dHidden, [input.batch, input.length, D]),
       });
+      layerRuns[layer] = null; // its stored activations are no longer needed
       if (trainable.llm) {
         for (const suffix of DECODER_LAYER_WEIGHTS) grads.set(`${DECODER_PREFIX}.layers.${layer}.${suffix}`, out[gradName(suffix)]!.data as Float32Array);
       }
@@ -271,9 +300,7 @@ export class TrainingRuntime {
     if (images === 0 || !(trainable.projector || trainable.vision)) return { loss, tokens: lossRows.length, grads };
     const N = this.arch.imageTokensPerImage;
     const dEmbeddings = gatherRows(dHidden, D, imageRows(batch, this.arch.imageTokenId));
-    const projectorOut = await this.run(trainable.projector ? 'projector:backward' : 'projector:backward-frozen', {
-      features: this.featureTensor(features!, images, v.hiddenSize),
-      ...this.projectorFeeds(),
+    const projectorOut = await this.backwardLayer('projector', trainable.projector ? 'trained' : 'frozen', { features: this.featureTensor(features!, images, v.hiddenSize), ...this.projectorFeeds() }, projectorRun!, {
       [gradName('embeddings')]: floatTensor(dEmbeddings, [images, N, D]),
     });
     if (trainable.projector) {
@@ -283,9 +310,7 @@ export class TrainingRuntime {
     const S = v.numPatches + 1;
     let dVision = this.unselectFeatures(projectorOut[gradName('features')]!.data as Float32Array, images);
     for (let layer = this.arch.visionLayersUsed - 1; layer >= 0; layer--) {
-      const out = await this.run('vision-layer:backward', {
-        hidden: floatTensor(visionInputs[layer]!, [images, S, v.hiddenSize]),
-        ...this.visionLayerFeeds(layer),
+      const out = await this.backwardLayer('vision-layer', 'trained', { hidden: floatTensor(visionInputs[layer]!, [images, S, v.hiddenSize]), ...this.visionLayerFeeds(layer) }, visionRuns[layer]!, {
         [gradName('hidden_out')]: floatTensor(dVision, [images, S, v.hiddenSize]),
       });
       for (const suffix of VISION_LAYER_WEIGHTS) grads.set(`${VISION_PREFIX}.encoder.layers.${layer}.${suffix}`, out[gradName(suffix)]!.data as Float32Array);
@@ -311,19 +336,46 @@ export class TrainingRuntime {
     await Promise.all(sessions.map((s) => s.release()));
   }
 
-  private async run(key: GraphKey, feeds: Feeds): Promise<Record<string, ort.Tensor>> {
+  private get storing(): boolean {
+    return (this.settings.activations ?? 'store') === 'store';
+  }
+
+  /**
+   * A layer's forward. When its backward will run ('trained' or 'frozen') and activations are
+   * stored, the storing forward's extra outputs come back with the layer's own.
+   */
+  private forwardLayer(kind: StoringKind, feeds: Feeds, backward: 'trained' | 'frozen' | 'none'): Promise<LayerRun> {
+    if (backward === 'none' || !this.storing) return this.run(`${kind}:forward`, feeds);
+    return this.run(`${kind}:forward-storing${backward === 'frozen' ? '-frozen' : ''}`, feeds);
+  }
+
+  /** A layer's backward from its forward's run (stored values) or from its inputs (recompute). */
+  private async backwardLayer(kind: StoringKind, backward: 'trained' | 'frozen', feeds: Feeds, forward: LayerRun, outputGrads: Feeds): Promise<Record<string, ort.Tensor>> {
+    const frozen = backward === 'frozen' ? '-frozen' : '';
+    if (!this.storing) return this.run(`${kind}:backward${frozen}`, { ...feeds, ...outputGrads });
+    const key: GraphKey = `${kind}:backward-stored${frozen}`;
+    const available: Feeds = { ...feeds, ...forward, ...outputGrads };
+    const wanted = (await this.session(key)).inputNames;
+    return this.run(key, Object.fromEntries(wanted.map((name) => [name, available[name]!])));
+  }
+
+  private session(key: GraphKey): Promise<GraphSession> {
     let session = this.sessions.get(key);
     if (!session) {
       session = GraphSession.create(this.buildGraph(key), { memoryArena: true, ...this.settings });
       this.sessions.set(key, session);
     }
-    return (await session).run(feeds);
+    return session;
+  }
+
+  private async run(key: GraphKey, feeds: Feeds): Promise<Record<string, ort.Tensor>> {
+    return (await this.session(key)).run(feeds);
   }
 
   private buildGraph(key: GraphKey): GraphBuilder {
     const { vision: v, text: t } = this.arch;
     if (key === 'scores') return buildTrainingScoresGraph(t);
-    const [kind, direction] = key.split(':') as [string, 'forward' | 'backward' | 'backward-frozen'];
+    const [kind, direction] = key.split(':') as [string, 'forward' | 'backward' | 'backward-frozen' | StoredDirection];
     const bodies: Record<string, [TrainingBodyBuilder, boolean]> = {
       'vision-embeddings': [visionEmbeddingsBody(v), false],
       'vision-layer': [visionLayerBody(v), true],
@@ -333,6 +385,16 @@ export class TrainingRuntime {
     };
     const [body, hasInput] = bodies[kind]!;
     if (direction === 'forward') return buildTrainingForward(kind, body);
+    if (direction.includes('stor')) {
+      const weightGrads = !direction.endsWith('-frozen');
+      const pairKey = `${kind}:${weightGrads}`;
+      let pair = this.storedPairs.get(pairKey);
+      if (!pair) {
+        pair = buildStoredTrainingPair(kind, body, { inputGrads: hasInput, weightGrads });
+        this.storedPairs.set(pairKey, pair);
+      }
+      return direction.startsWith('forward') ? pair.forward : pair.backward;
+    }
     const backward: BackwardOptions = {
       inputGrads: hasInput,
       weightGrads: direction === 'backward',

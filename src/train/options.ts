@@ -48,6 +48,11 @@ export interface TrainOptions {
   /** Token dropping inside the LLM during training, e.g. pyramidDropTraining(). */
   readonly reduce?: TrainingReducer | null;
   readonly threads?: number;
+  /**
+   * Recompute each layer's forward inside its backward instead of storing its activations (LLaVA's
+   * --gradient_checkpointing): less memory, a forward's worth of FLOPs more. Same losses either way.
+   */
+  readonly gradientCheckpointing?: boolean;
   readonly onWarning?: (message: string) => void;
 }
 

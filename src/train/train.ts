@@ -16,7 +16,7 @@ import { CheckpointError, DataError, OptionError } from '../errors.js';
 import { decodeImage, preprocessImage } from '../image/index.js';
 import { storedName } from '../models/llava/weight-names.js';
 import { llavaTensorList } from '../models/llava/tensor-list.js';
-import { TrainingRuntime, type LossAndGradients, type LossOptions, type ParameterTensor, type TrainingBatch } from '../runtime/training-runtime.js';
+import { TrainingRuntime, type LossAndGradients, type LossOptions, type ParameterTensor, type TrainingBatch, type TrainingRuntimeOptions } from '../runtime/training-runtime.js';
 import { loadTokenizer } from '../text/index.js';
 import { collate, epochOrder, expandedLength, runLayout, stepMicroBatches, type RunLayout } from './batches.js';
 import {
@@ -46,7 +46,7 @@ export interface LossRuntime {
   release(): Promise<void>;
 }
 
-export type RuntimeFactory = (arch: LlavaArch, parameters: ReadonlyMap<string, ParameterTensor>, threads: number | undefined) => Promise<LossRuntime>;
+export type RuntimeFactory = (arch: LlavaArch, parameters: ReadonlyMap<string, ParameterTensor>, settings: TrainingRuntimeOptions) => Promise<LossRuntime>;
 
 export type TrainEvent =
   | {
@@ -65,7 +65,7 @@ export type TrainEvent =
   | { readonly type: 'checkpoint'; readonly step: number; readonly dir: string }
   | { readonly type: 'done'; readonly step: number; readonly out: string; readonly log: string; readonly lossCurve: string; readonly finalLoss: number };
 
-const defaultRuntime: RuntimeFactory = (arch, parameters, threads) => TrainingRuntime.create(arch, parameters, threads ? { intraOpThreads: threads } : {});
+const defaultRuntime: RuntimeFactory = (arch, parameters, settings) => TrainingRuntime.create(arch, parameters, settings);
 
 /** Pixel values kept in memory up to this many bytes, so small datasets decode each image once. */
 const PIXEL_CACHE_BYTES = 512 * 2 ** 20;
@@ -140,7 +140,10 @@ export async function* train(options: TrainOptions, createRuntime: RuntimeFactor
   mkdirSync(options.out, { recursive: true });
   const log = new StepLog(join(options.out, LOG_FILE), history);
 
-  const runtime = await createRuntime(arch, parameters, options.threads);
+  const runtime = await createRuntime(arch, parameters, {
+    ...(options.threads ? { intraOpThreads: options.threads } : {}),
+    activations: options.gradientCheckpointing ? 'recompute' : 'store',
+  });
   const pixels = new PixelCache(preprocessing, options.data);
   const orders = new Map<number, number[]>();
   const orderOf = (epoch: number) => {
