@@ -33,8 +33,8 @@ export interface TrainBenchOptions extends ReduceFlags {
   /** Timed rounds after the warm-up steps (default 2). */
   readonly runs?: number;
   readonly threads?: number;
-  /** Recompute each layer's forward in its backward instead of storing activations (LLaVA's flag). */
-  readonly gradientCheckpointing?: boolean;
+  /** Keep each layer's intermediate values for its backward instead of recomputing its forward there. */
+  readonly storeActivations?: boolean;
   readonly onProgress?: (message: string) => void;
 }
 
@@ -140,7 +140,7 @@ export async function runTrainBench(options: TrainBenchOptions): Promise<TrainBe
   const updated = new Map([...parameters].filter(([name]) => name.includes('.layers.') || name.startsWith('multi_modal_projector.')).map(([name, p]) => [name, p.data] as const));
   const trainableParameters = [...parameters].filter(([name]) => !name.startsWith('vision_tower.')).reduce((n, [, p]) => n + p.data.length, 0);
   const optimizer = new AdamW(LLAVA_ADAMW);
-  const activations = options.gradientCheckpointing ? 'recompute' : 'store';
+  const activations = options.storeActivations ? 'store' : 'recompute';
   const runtime = await TrainingRuntime.create(arch, parameters, { ...settings, activations });
   const timings = strategies.map(() => ({ fb: [] as number[], update: [] as number[], loss: 0 }));
   const step = async (s: number) => {

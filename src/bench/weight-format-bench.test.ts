@@ -63,13 +63,14 @@ describe('bench --weights', () => {
     assert.deepEqual(childArguments(['bench', '--weights=f32,q8', '--model', 'm'], 'f32'), ['bench', '--model', 'm', '--weights', 'f32', '--json']);
   });
 
-  it('refuses, in one line, both of --preset and --model, and preset-only flags beside --model', () => {
+  it('refuses, in one line, both of --preset and --model, preset-only flags beside --model, and training-only flags without --train', () => {
     const main = join(import.meta.dirname, '..', 'cli', 'main.ts');
     const bench = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', main, 'bench', ...args], { encoding: 'utf8' });
     for (const [args, mention] of [
       [['--preset', 'llava-1.5-7b', '--model', 'm'], 'both'],
       [['--model', 'm', '--layers', '2'], '--layers'],
       [['--preset', 'llava-1.5-7b', '--weights', 'q8'], '--weights'],
+      [['--preset', 'llava-1.5-7b', '--store-activations'], '--store-activations: expected with --train'],
     ] as const) {
       const result = bench(...args);
       assert.equal(result.status, 1);

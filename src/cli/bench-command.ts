@@ -30,7 +30,7 @@ interface BenchFlags extends ReduceFlags {
   train?: boolean;
   textTokens?: string;
   threads?: string;
-  gradientCheckpointing?: boolean;
+  storeActivations?: boolean;
   json?: boolean;
 }
 
@@ -61,14 +61,14 @@ export function registerBenchCommand(program: Command): void {
     .option('--train', 'time one training step (forward + backward + AdamW) per strategy, none and pdrop, on the preset (default llava-1.5-7b) cut to --layers (default 2)')
     .option('--text-tokens <n>', 'with --train: text tokens around the 576 image tokens (default 60)')
     .option('--threads <n>', 'with --train: threads per operator')
-    .option('--gradient-checkpointing', "with --train: recompute each layer's forward in its backward instead of storing its activations")
+    .option('--store-activations', "with --train: keep each layer's intermediate values for its backward instead of recomputing its forward there")
     .option('--json', 'print one JSON object instead of the table');
   // Layer lists not given are scaled to a cut decoder (see the table's header).
   addReduceFlags(command, true).action(runCommand(benchAction));
 }
 
 async function benchAction(flags: BenchFlags): Promise<void> {
-  const { json, preset, model: modelFlag, weights, peers, train, textTokens, threads, gradientCheckpointing, ...options } = flags;
+  const { json, preset, model: modelFlag, weights, peers, train, textTokens, threads, storeActivations, ...options } = flags;
   if (peers !== undefined && (train || preset !== undefined)) {
     throw new OptionError({ subject: '--peers', expected: 'with --model (a checkpoint on disk both engines load)', found: train ? '--train' : `--preset ${preset}` });
   }
@@ -86,13 +86,13 @@ async function benchAction(flags: BenchFlags): Promise<void> {
       ...(runs !== undefined ? { runs: wholeNumber('--runs', runs, 2, 1) } : {}),
       ...(textTokens !== undefined ? { textTokens: wholeNumber('--text-tokens', textTokens, 60, 1) } : {}),
       ...(threads !== undefined ? { threads: wholeNumber('--threads', threads, 0, 1) } : {}),
-      ...(gradientCheckpointing ? { gradientCheckpointing: true } : {}),
+      ...(storeActivations ? { storeActivations: true } : {}),
       onProgress: (message) => process.stderr.write(`bench: ${message}\n`),
     });
     process.stdout.write(json ? `${JSON.stringify(result)}\n` : formatTrainBenchTable(result));
     return;
   }
-  const trainOnly = Object.entries({ '--text-tokens': textTokens, '--threads': threads, '--gradient-checkpointing': gradientCheckpointing }).filter(([, v]) => v !== undefined);
+  const trainOnly = Object.entries({ '--text-tokens': textTokens, '--threads': threads, '--store-activations': storeActivations }).filter(([, v]) => v !== undefined);
   if (trainOnly.length > 0) throw new OptionError({ subject: trainOnly.map(([k]) => k).join(', '), expected: 'with --train', found: 'no --train' });
   if (preset !== undefined && modelFlag !== undefined) {
     throw new OptionError({ subject: '--preset / --model', expected: 'at most one of them', found: 'both' });

@@ -30,7 +30,7 @@ interface TrainFlags extends ReduceFlags {
   modelMaxLength?: number;
   padToSquare?: boolean;
   threads?: number;
-  gradientCheckpointing?: boolean;
+  storeActivations?: boolean;
   quiet?: boolean;
 }
 
@@ -63,7 +63,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--model-max-length <n>', 'longest sample in tokens, image included (default 2048); longer is an error', parseWholeNumber('--model-max-length', 2))
     .option('--pad-to-square', "pad images to a square with the mean colour first (LLaVA-1.5 fine-tuning's image_aspect_ratio pad)")
     .option('--threads <n>', 'threads per operator', parseWholeNumber('--threads', 1))
-    .option('--gradient-checkpointing', "recompute each layer's forward in its backward instead of storing its activations (LLaVA's flag): less memory, slower")
+    .option('--store-activations', "keep each layer's intermediate values for its backward instead of recomputing its forward there: faster on wide layers, slower on narrow ones, more memory")
     .option('--quiet', 'no progress output');
   addReduceFlags(command).action(runCommand(trainAction));
 }
@@ -105,7 +105,7 @@ async function trainAction(flags: TrainFlags): Promise<void> {
     ...(flags.modelMaxLength !== undefined ? { modelMaxLength: flags.modelMaxLength } : {}),
     ...(flags.padToSquare ? { padToSquare: true } : {}),
     ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
-    ...(flags.gradientCheckpointing ? { gradientCheckpointing: true } : {}),
+    ...(flags.storeActivations ? { storeActivations: true } : {}),
     onWarning: (message) => process.stderr.write(`visdrop: warning: ${message}\n`),
   };
   const bar = trainProgressBar(!flags.quiet);

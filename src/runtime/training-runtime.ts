@@ -9,11 +9,10 @@
 // - decoder layers (plain MatMul/Softmax attention, causal + padding mask), each layer's input kept;
 //   after layer l a boundary hook may return a keep plan, applied here (PyramidDrop training, §2.5);
 // - loss: final RMSNorm, lm_head and cross-entropy over the labelled positions only;
-// - backward: per layer, a graph that emits the vector-Jacobian products from the activations the
-//   layer's forward stored (the default), or that recomputes the forward from the layer's input
-//   first (`activations: 'recompute'`, activation checkpointing per layer: a forward's worth of
-//   FLOPs more, only the layer inputs kept); frozen parts get no weight-gradient outputs, and
-//   nothing below the lowest trainable part is run.
+// - backward: per layer, a graph that recomputes the layer's forward from its stored input and
+//   emits the vector-Jacobian products (activation checkpointing per layer, the default), or that
+//   starts from the intermediate values the layer's forward stored (`activations: 'store'`);
+//   frozen parts get no weight-gradient outputs, and nothing below the lowest trainable part is run.
 // Legend: B rows, T padded tokens, D decoder hidden, N image tokens per image, H heads, R query rows.
 import type { LlavaArch } from '../config/llava.js';
 import { CheckpointError, GraphError, PromptError } from '../errors.js';
@@ -132,10 +131,12 @@ export interface LossAndGradients {
 
 export interface TrainingRuntimeOptions extends SessionSettings {
   /**
-   * What the backward of a vision layer, the projector and a decoder layer starts from: the
-   * intermediate values its forward stored ('store', the default: PyTorch's way, the least work), or
-   * the layer's input alone, the forward run again inside the backward ('recompute': LLaVA's
-   * --gradient_checkpointing, for when the stored values of every layer do not fit in memory).
+   * What the backward of a vision layer, the projector and a decoder layer starts from: the layer's
+   * input alone, its forward run again inside the backward ('recompute', the default: LLaVA's
+   * --gradient_checkpointing), or the intermediate values its forward stored ('store': PyTorch's
+   * way). Storing saves the recomputed forward's FLOPs but moves every stored value out of one
+   * session and into the next: it pays on wide layers (a 7B-shaped step 10-16% faster) and costs on
+   * narrow ones (visdrop-tiny's fine-tuning step 1.36x slower); README, "Gradients and the training runtime".
    */
   readonly activations?: 'store' | 'recompute';
 }
@@ -337,7 +338,7 @@ export class TrainingRuntime {
   }
 
   private get storing(): boolean {
-    return (this.settings.activations ?? 'store') === 'store';
+    return this.settings.activations === 'store';
   }
 
   /**

@@ -49,10 +49,11 @@ export interface TrainOptions {
   readonly reduce?: TrainingReducer | null;
   readonly threads?: number;
   /**
-   * Recompute each layer's forward inside its backward instead of storing its activations (LLaVA's
-   * --gradient_checkpointing): less memory, a forward's worth of FLOPs more. Same losses either way.
+   * Keep each layer's intermediate values for its backward instead of recomputing its forward
+   * there (TrainingRuntimeOptions.activations): faster on wide layers, slower on narrow ones, more
+   * memory. Same losses either way.
    */
-  readonly gradientCheckpointing?: boolean;
+  readonly storeActivations?: boolean;
   readonly onWarning?: (message: string) => void;
 }
 

@@ -142,7 +142,7 @@ export async function* train(options: TrainOptions, createRuntime: RuntimeFactor
 
   const runtime = await createRuntime(arch, parameters, {
     ...(options.threads ? { intraOpThreads: options.threads } : {}),
-    activations: options.gradientCheckpointing ? 'recompute' : 'store',
+    activations: options.storeActivations ? 'store' : 'recompute',
   });
   const pixels = new PixelCache(preprocessing, options.data);
   const orders = new Map<number, number[]>();
