@@ -247,7 +247,8 @@ export class GraphBuilder {
       const tensor = this.initializers[index]!;
       part.initializers.push(tensor);
       part.constantRecords.set(tensor.name, this.constantRecords.get(tensor.name)!);
-      part.weightBytes += tensor.rawData?.byteLength ?? 0;
+      // Weights count towards the graph's size; small constants (which carry their values) do not, as in initializer().
+      if (this.constantRecords.get(tensor.name)!.values === undefined) part.weightBytes += tensor.rawData?.byteLength ?? 0;
     }
     part.inputs.push(...inputs.filter((input) => reached.has(input.name)));
     part.outputs.push(...outputs);

@@ -135,7 +135,7 @@ export interface TrainingRuntimeOptions extends SessionSettings {
    * input alone, its forward run again inside the backward ('recompute', the default: LLaVA's
    * --gradient_checkpointing), or the intermediate values its forward stored ('store': PyTorch's
    * way). Storing saves the recomputed forward's FLOPs but moves every stored value out of one
-   * session and into the next: it pays on wide layers (a 7B-shaped step 10-16% faster) and costs on
+   * session and into the next: it pays on wide layers (a 7B-shaped forward + backward 10% faster) and costs on
    * narrow ones (visdrop-tiny's fine-tuning step 1.36x slower); README, "Gradients and the training runtime".
    */
   readonly activations?: 'store' | 'recompute';
