@@ -176,3 +176,45 @@ test('every gradient rule matches float64 central differences (rel. error on the
   console.log(`max relative error per case:\n${table.join('\n')}`);
   assert.deepEqual(DIFFERENTIABLE_OPS.filter((op) => !covered.has(op)), [], 'every rule has a case');
 });
+
+test('a large weight gradient computed in row blocks equals g^T x in float64, for a Linear and a plain weight', async () => {
+  // Batch axis 1, as the training graphs' [batch, tokens, width] activations.
+  // [1100, 4096] float32 is 18 MB: three row blocks of WEIGHT_GRADIENT_BLOCK_BYTES (512, 512, 76 rows).
+  const tokens = 3;
+  const [rows, cols] = [1100, 4096];
+  const random = mulberry32(11);
+  const draw = (length: number) => Float32Array.from({ length }, () => 2 * random() - 1);
+  const x = draw(tokens * cols);
+  for (const layout of ['linear', 'plain'] as const) {
+    const g = new GraphBuilder(`block_${layout}`);
+    const input = g.input('x', 'float32', [1, tokens, layout === 'linear' ? cols : rows]);
+    const w = g.input('w', 'float32', [rows, cols]);
+    const y = layout === 'linear' ? g.node('MatMul', [input, g.node('Transpose', [w], { perm: [1, 0] })]) : g.node('MatMul', [input, w]);
+    const outCols = layout === 'linear' ? rows : cols;
+    const dy = g.input('dy', 'float32', [1, tokens, outCols]);
+    const [grad] = addGradients(g, { seeds: [{ value: y, grad: dy }], wrt: [w] });
+    g.output(grad!, 'grad_w', 'float32', [rows, cols]);
+    const blockProducts = g.nodeList.filter((node) => node.opType === 'MatMul').length - 1;
+    assert.equal(blockProducts, 3, `${layout}: the gradient is three row-block MatMuls`);
+    const xValues = layout === 'linear' ? x : draw(tokens * rows);
+    const dyValues = layout === 'linear' ? draw(tokens * rows) : draw(tokens * cols);
+    const s = await session(g);
+    const out = (await s.run({
+      x: new ort.Tensor('float32', xValues, [1, tokens, layout === 'linear' ? cols : rows]),
+      w: new ort.Tensor('float32', new Float32Array(rows * cols), [rows, cols]),
+      dy: new ort.Tensor('float32', dyValues, [1, tokens, outCols]),
+    })).grad_w!.data as Float32Array;
+    await s.release();
+    // Linear: dW[r, c] = sum_t dy[t, r] x[t, c]; plain: dW[r, c] = sum_t x[t, r] dy[t, c].
+    const [left, right] = layout === 'linear' ? [dyValues, xValues] : [xValues, dyValues];
+    let worst = 0;
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        let sum = 0;
+        for (let t = 0; t < tokens; t++) sum += left[t * rows + r]! * right[t * cols + c]!;
+        worst = Math.max(worst, Math.abs(out[r * cols + c]! - sum));
+      }
+    }
+    assert.ok(worst < 1e-5, `${layout}: worst absolute error ${worst}`);
+  }
+});
