@@ -136,8 +136,10 @@ export async function runTrainBench(options: TrainBenchOptions): Promise<TrainBe
   for (const { name, shape } of llavaTensorList(arch)) parameters.set(name, { shape, data: randomTensor(1, name, shape) });
   // AdamW moments for the decoder layers and the projector; embed_tokens' and lm_head's gradients are
   // computed but not applied, which keeps the bench's memory to the cut model's (their 0.26B of the
-  // 7B's parameters would dominate a 2-layer model's update but not the real one's).
-  const updated = new Map([...parameters].filter(([name]) => name.includes('.layers.') || name.startsWith('multi_modal_projector.')).map(([name, p]) => [name, p.data] as const));
+  // 7B's parameters would dominate a 2-layer model's update but not the real one's). The vision
+  // tower is frozen (no gradients), so its layers are not counted as updated.
+  const isUpdated = (name: string) => (name.includes('.layers.') && !name.startsWith('vision_tower.')) || name.startsWith('multi_modal_projector.');
+  const updated = new Map([...parameters].filter(([name]) => isUpdated(name)).map(([name, p]) => [name, p.data] as const));
   const trainableParameters = [...parameters].filter(([name]) => !name.startsWith('vision_tower.')).reduce((n, [, p]) => n + p.data.length, 0);
   const optimizer = new AdamW(LLAVA_ADAMW);
   const activations = options.storeActivations ? 'store' : 'recompute';
@@ -175,6 +177,7 @@ export async function runTrainBench(options: TrainBenchOptions): Promise<TrainBe
     share = othersShare(mark);
   } finally {
     await runtime.release();
+    await optimizer.close();
   }
   const text = textTokens;
   const rows = strategies.map(({ label, reducer }, s) => {

@@ -234,6 +234,7 @@ export async function* train(options: TrainOptions, createRuntime: RuntimeFactor
     }
   } finally {
     await runtime.release();
+    await optimizer.close();
   }
   saveFinalModel(options.out, options.model, toSave);
   const lossCurve = join(options.out, LOSS_CURVE_FILE);
