@@ -37,9 +37,10 @@ const swapLast = (rank: number) => [...Array.from({ length: rank - 2 }, (_, i) =
  * Output bytes per MatMul when a weight gradient is computed in row blocks. A weight gradient's
  * inner dimension is the token count (hundreds) while its output is the weight's size (tens of
  * MB at 7B): onnxruntime's MLAS SGEMM then runs at 64-66 GFLOP/s a core on this project's 2-core
- * EPYC (32 MB L3) against 79-81 when the output is produced in row blocks of 8-16 MB (one thread,
- * [11008, 4096], [4096, 11008] and [4096, 4096] gradients of 636 tokens; 2 MB blocks are slower
- * again). Row blocks leave each element's dot product, and so its value, as it was.
+ * EPYC (32 MB L3) against 75-81 when the output is produced in row blocks of 8 MB (one thread,
+ * [11008, 4096], [4096, 11008] and [4096, 4096] gradients of 636 tokens; 2 MB blocks gain less).
+ * Row blocks leave each element's dot product as it was: a [4096, 4096] gradient of 636 tokens
+ * came out bit for bit the same whole and in 512-row blocks, at one thread and at two.
  */
 export const WEIGHT_GRADIENT_BLOCK_BYTES = 8 * 2 ** 20;
 
