@@ -1,5 +1,6 @@
 // Retrains visdrop-tiny from scratch, seeded: synthetic data -> initial checkpoint -> LLaVA's
-// pre-training stage on the descriptions -> fine-tuning on the questions -> F16 into
+// pre-training stage on inventory captions ("circle orange triangle blue"), first over pictures whose
+// shapes fill whole cells, then over the real ones -> fine-tuning on the questions -> F16 into
 // assets/visdrop-tiny/. Each step is a `visdrop` command, printed before it runs, so this file is
 // the recipe. A step whose output is complete is skipped, and training steps resume, so an
 // interrupted run continues where it stopped.
@@ -24,7 +25,10 @@ const RECIPE = {
   scenes: 6000,
   batchSize: 8,
   gradAccum: 1,
-  pretrain: { maxSteps: 2000, lr: 1e-3, warmupRatio: 0.03 },
+  /** Copies per side of each shape in the first pre-training stage's pictures (`synth --tiles`). */
+  largeTiles: 4,
+  pretrainLarge: { maxSteps: 600, lr: 1e-3, warmupRatio: 0.03 },
+  pretrain: { maxSteps: 600, lr: 1e-3, warmupRatio: 0.03 },
   finetune: { maxSteps: 2000, lr: 1e-3, warmupRatio: 0.03 },
   saveEvery: 50,
   pdropLambda: 0.5,
@@ -47,7 +51,9 @@ const work = resolve(flags.work);
 // The PyramidDrop-trained model is a second model for comparison: it does not replace the shipped one.
 const out = resolve(flags.out ?? (flags.pdrop ? join(work, 'visdrop-tiny-pdrop') : join(ROOT, 'assets', 'visdrop-tiny')));
 const data = join(work, 'data');
+const largeData = join(work, `data-tiles${RECIPE.largeTiles}`);
 const init = join(work, 'init');
+const pretrainedLarge = join(work, `pretrain-tiles${RECIPE.largeTiles}`);
 const pretrained = join(work, 'pretrain');
 const finetuned = join(work, flags.pdrop ? 'finetune-pdrop' : 'finetune');
 
@@ -82,7 +88,7 @@ function trainArgs(stage, model, dataFile, outDir, settings) {
     'train',
     '--model', model,
     '--data', dataFile,
-    '--images', join(data, 'images'),
+    '--images', join(dirname(dataFile), 'images'),
     '--out', outDir,
     '--stage', stage,
     // The vision tower stays at its seeded initialisation in both stages, as LLaVA keeps CLIP frozen:
@@ -110,8 +116,12 @@ function pdropLayers() {
 
 const total = performance.now();
 step('synthetic data', join(data, 'meta.json'), ['synth', '--out', data, '--count', String(RECIPE.scenes), '--seed', seed]);
+step(`synthetic data, shapes as ${RECIPE.largeTiles}x${RECIPE.largeTiles} blocks`, join(largeData, 'meta.json'), ['synth', '--out', largeData, '--count', String(RECIPE.scenes), '--seed', seed, '--tiles', String(RECIPE.largeTiles)]);
 step('initial checkpoint', join(init, 'model.safetensors'), ['make-tiny', '--preset', 'visdrop-tiny', '--seed', seed, '--out', init]);
-step('pre-training on the descriptions', join(pretrained, 'model.safetensors'), trainArgs('pretrain', init, join(data, 'pretrain.json'), pretrained, RECIPE.pretrain));
+// Reading one of 144 image tokens by its content is learned first where each object fills 16 of
+// them, and carries over to one-token objects at once (README, "visdrop-tiny").
+step('pre-training on inventories, large shapes', join(pretrainedLarge, 'model.safetensors'), trainArgs('pretrain', init, join(largeData, 'inventory.json'), pretrainedLarge, RECIPE.pretrainLarge));
+step('pre-training on inventories', join(pretrained, 'model.safetensors'), trainArgs('pretrain', pretrainedLarge, join(data, 'inventory.json'), pretrained, RECIPE.pretrain));
 step('fine-tuning on the questions' + (flags.pdrop ? ' with PyramidDrop' : ''), join(finetuned, 'model.safetensors'), [
   ...trainArgs('finetune', pretrained, join(data, 'train.json'), finetuned, RECIPE.finetune),
   ...(flags.pdrop ? ['--reduce', 'pdrop', '--pdrop-layers', pdropLayers(), '--pdrop-lambda', String(RECIPE.pdropLambda)] : []),

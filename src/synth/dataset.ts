@@ -2,6 +2,7 @@
 // contract (the trainer and the evaluation read it):
 //   DIR/images/<scene-id>.png
 //   DIR/pretrain.json  blip_laion_cc_sbu_558k.json's layout: one description per training scene
+//   DIR/inventory.json the same layout: one inventory caption per training scene (a curriculum stage)
 //   DIR/train.json     llava_v1_5_mix665k.json's layout: one multi-turn conversation per training scene
 //   DIR/test.jsonl     held-out scenes, one question per line (LLaVA's eval question file + answer, category)
 //   DIR/meta.json      seed, counts per split and family, generator version
@@ -10,13 +11,13 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OptionError } from '../errors.js';
-import { DESCRIPTION_INSTRUCTIONS, describeScene } from './describe.js';
+import { DESCRIPTION_INSTRUCTIONS, describeScene, inventoryCaption } from './describe.js';
 import { EXISTENCE_SAMPLINGS, FAMILIES, SHORT_ANSWER_SUFFIX, sceneQuestions, type Family, type Question } from './questions.js';
 import { encodeScenePng, renderScene } from './render.js';
 import { CELL_PATCHES, SCENE_SIZE, hashString, pick, sampleScene, sceneRandom, shuffled, type Scene } from './scene.js';
 
 /** Bumped whenever the same seed would give different files. */
-export const SYNTH_GENERATOR_VERSION = 3;
+export const SYNTH_GENERATOR_VERSION = 4;
 /** One scene in TEST_MODULUS goes to the test split. */
 const TEST_MODULUS = 10;
 /** Fine-tuning conversations carry a description turn this often, as mix665k mixes captions with VQA. */
@@ -56,7 +57,7 @@ export interface SynthMeta {
   /** Copies per side of each shape's block (1: the shape alone). */
   readonly tiles: number;
   readonly splits: {
-    readonly train: { scenes: number; pretrainSamples: number; conversations: number; questions: number; questionsPerFamily: Record<Family, number> };
+    readonly train: { scenes: number; pretrainSamples: number; inventorySamples: number; conversations: number; questions: number; questionsPerFamily: Record<Family, number> };
     readonly test: { scenes: number; questions: number; questionsPerFamily: Record<Family, number>; existencePerSampling: Record<string, number> };
   };
 }
@@ -88,6 +89,20 @@ export function pretrainSample(seed: number, scene: Scene): LlavaSample {
     conversations: [
       { from: 'human', value: `<image>\n${instruction}` },
       { from: 'gpt', value: describeScene(scene) },
+    ],
+  };
+}
+
+/** The scene's inventory caption after one of the description instructions (the plain template drops the instruction). */
+export function inventorySample(seed: number, scene: Scene): LlavaSample {
+  const random = sceneRandom(seed, scene.id, 'inventory');
+  const instruction = pick(random, DESCRIPTION_INSTRUCTIONS);
+  return {
+    id: scene.id,
+    image: imageFileName(scene),
+    conversations: [
+      { from: 'human', value: `<image>\n${instruction}` },
+      { from: 'gpt', value: inventoryCaption(scene, random) },
     ],
   };
 }
@@ -151,6 +166,7 @@ export async function writeSynthDataset(options: SynthOptions): Promise<SynthMet
   const imageDir = join(outDir, 'images');
   mkdirSync(imageDir, { recursive: true });
   const pretrain: LlavaSample[] = [];
+  const inventory: LlavaSample[] = [];
   const train: LlavaSample[] = [];
   const test: TestQuestion[] = [];
   const trainPerFamily = zeroPerFamily();
@@ -176,6 +192,7 @@ export async function writeSynthDataset(options: SynthOptions): Promise<SynthMet
       }
     } else {
       pretrain.push(pretrainSample(seed, scene));
+      inventory.push(inventorySample(seed, scene));
       train.push(finetuneSample(seed, scene, questions));
       trainQuestions += questions.length;
       for (const q of questions) trainPerFamily[q.family]++;
@@ -195,11 +212,12 @@ export async function writeSynthDataset(options: SynthOptions): Promise<SynthMet
     imageSize: SCENE_SIZE,
     tiles,
     splits: {
-      train: { scenes: train.length, pretrainSamples: pretrain.length, conversations: train.length, questions: trainQuestions, questionsPerFamily: trainPerFamily },
+      train: { scenes: train.length, pretrainSamples: pretrain.length, inventorySamples: inventory.length, conversations: train.length, questions: trainQuestions, questionsPerFamily: trainPerFamily },
       test: { scenes: testScenes, questions: test.length, questionsPerFamily: testPerFamily, existencePerSampling },
     },
   };
   writeAtomically(join(outDir, 'pretrain.json'), jsonArrayText(pretrain));
+  writeAtomically(join(outDir, 'inventory.json'), jsonArrayText(inventory));
   writeAtomically(join(outDir, 'train.json'), jsonArrayText(train));
   writeAtomically(join(outDir, 'test.jsonl'), test.map((q) => `${JSON.stringify(q)}\n`).join(''));
   writeAtomically(join(outDir, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);

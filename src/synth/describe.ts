@@ -1,7 +1,7 @@
 // The one-sentence description of a scene (the pre-training caption) and the brief-description
 // instructions it is paired with, a few phrasings as LLaVA's pre-training set varies them.
 import { locationPhrase } from './questions.js';
-import type { BackgroundKind, Scene } from './scene.js';
+import { shuffled, type BackgroundKind, type Scene } from './scene.js';
 
 const BACKGROUND_ADJECTIVES: Readonly<Record<BackgroundKind, string>> = {
   plain: 'plain',
@@ -31,4 +31,20 @@ export function describeScene(scene: Scene): string {
   const parts = objects.map((o) => `a ${o.size} ${o.color} ${o.shape} ${locationPhrase(o.cell)}`);
   if (scene.word) parts.push(`a label reading ${scene.word.text} ${locationPhrase(scene.word.cell)}`);
   return `A ${BACKGROUND_ADJECTIVES[scene.background.kind]} picture with ${listPhrases(parts)}.`;
+}
+
+/**
+ * "triangle blue circle orange cross green": every object's shape, then its colour, in a random
+ * order.
+ *
+ * A curriculum caption for pre-training from scratch: each colour is read off the one image token
+ * the shape before it names, so the decoder learns to find an image token by its content with no
+ * hop in between. In a question ("What color is the cross? ASSISTANT: red") the named shape must
+ * first be carried to the answer's position, and a random decoder does not learn that before it can
+ * do the lookup itself (README, "visdrop-tiny").
+ */
+export function inventoryCaption(scene: Scene, random: () => number): string {
+  return shuffled(random, scene.objects)
+    .map((o) => `${o.shape} ${o.color}`)
+    .join(' ');
 }

@@ -103,6 +103,7 @@ describe('visdrop synth', () => {
   let dir: string;
   let meta: SynthMeta;
   let pretrain: LlavaSample[];
+  let inventory: LlavaSample[];
   let train: LlavaSample[];
   let testLines: TestQuestion[];
 
@@ -110,6 +111,7 @@ describe('visdrop synth', () => {
     dir = mkdtempSync(join(tmpdir(), 'visdrop-synth-'));
     meta = await writeSynthDataset({ outDir: dir, count: COUNT, seed: SEED });
     pretrain = readJson(dir, 'pretrain.json');
+    inventory = readJson(dir, 'inventory.json');
     train = readJson(dir, 'train.json');
     testLines = readTestLines(dir);
   });
@@ -135,6 +137,7 @@ describe('visdrop synth', () => {
     const pretrainIds = new Set(pretrain.map((s) => s.image));
     const testIds = new Set(testLines.map((q) => q.image));
     assert.deepEqual([...trainIds].sort(), [...pretrainIds].sort());
+    assert.deepEqual([...trainIds].sort(), inventory.map((s) => s.image).sort());
     for (const id of testIds) assert.ok(!trainIds.has(id), `${id} is in both splits`);
     assert.equal(trainIds.size + testIds.size, COUNT);
     assert.deepEqual(readdirSync(join(dir, 'images')).sort(), [...trainIds, ...testIds].sort());
@@ -193,6 +196,18 @@ describe('visdrop synth', () => {
       assert.equal(description.includes('a label reading'), scene.word !== null);
       if (scene.word) assert.ok(description.includes(`a label reading ${scene.word.text} `));
     }
+  });
+
+  test("inventories list every object as its shape then its colour, each scene in its own order", () => {
+    const orders = new Set<string>();
+    for (const sample of inventory) {
+      const scene = sceneOf(sample.image);
+      const words = sample.conversations[1]!.value.split(' ');
+      const pairs = Array.from({ length: words.length / 2 }, (_, i) => `${words[2 * i]} ${words[2 * i + 1]}`);
+      assert.deepEqual([...pairs].sort(), scene.objects.map((o) => `${o.shape} ${o.color}`).sort(), sample.id);
+      if (scene.objects.length === 4) orders.add(pairs.map((p) => scene.objects.findIndex((o) => `${o.shape} ${o.color}` === p)).join());
+    }
+    assert.ok(orders.size > 4, `${orders.size} object orders among four-object scenes`);
   });
 
   /** The 3x3 grid cell a patch lies in, from patch column and row. */
@@ -279,9 +294,10 @@ describe('visdrop synth', () => {
     }
   });
 
-  test('train.json and pretrain.json are in LLaVA layout: alternating turns, <image>\\n opening the first human turn only', () => {
+  test('train.json, pretrain.json and inventory.json are in LLaVA layout: alternating turns, <image>\\n opening the first human turn only', () => {
     for (const [samples, turns] of [
       [pretrain, 2],
+      [inventory, 2],
       [train, undefined],
     ] as const) {
       for (const sample of samples) {
@@ -319,7 +335,7 @@ describe('visdrop synth', () => {
         }
       }
     }
-    for (const sample of [...pretrain, ...train]) {
+    for (const sample of [...pretrain, ...inventory, ...train]) {
       for (const turn of sample.conversations) for (const word of splitWords(turn.value.replace('<image>', ''))) assert.ok(vocabulary.has(word), word);
     }
   });
