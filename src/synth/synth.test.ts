@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { OptionError } from '../errors.js';
 import { SHORT_ANSWER_SUFFIX, FAMILIES, type Family } from './questions.js';
-import { questionsFor, sceneSplit, writeSynthDataset, type LlavaSample, type SynthMeta, type TestQuestion } from './dataset.js';
+import { INVENTORY_QUESTION, questionsFor, sceneSplit, writeSynthDataset, type LlavaSample, type SynthMeta, type TestQuestion } from './dataset.js';
 import { CELL_NAMES, CELL_PATCHES, COLOR_RGB, PATCH_SIZE, SCENE_SIZE, tileCentres, SHAPE_PLURALS, cellColumn, cellRow, sampleScene, type Scene, type SceneObject } from './scene.js';
 import { splitWords, synthVocabulary } from './vocabulary.js';
 import { GLYPH_HEIGHT, GLYPH_WIDTH } from './font.js';
@@ -198,13 +198,23 @@ describe('visdrop synth', () => {
     }
   });
 
-  test("inventories list every object as its shape then its colour, each scene in its own order", () => {
+  test("inventories (inventory.json and every conversation's last turn) list every object as its shape then its colour, in varied orders", () => {
     const orders = new Set<string>();
-    for (const sample of inventory) {
-      const scene = sceneOf(sample.image);
-      const words = sample.conversations[1]!.value.split(' ');
+    const captions = [
+      ...inventory.map((sample) => [sample.image, sample.conversations[1]!.value] as const),
+      // every fine-tuning conversation ends with the inventory question, after all the others
+      ...train.map((sample) => {
+        const turns = sample.conversations;
+        assert.equal(turns[turns.length - 2]!.value, INVENTORY_QUESTION, sample.id);
+        assert.equal(turns.filter((t) => t.value === INVENTORY_QUESTION).length, 1, sample.id);
+        return [sample.image, turns[turns.length - 1]!.value] as const;
+      }),
+    ];
+    for (const [image, caption] of captions) {
+      const scene = sceneOf(image);
+      const words = caption.split(' ');
       const pairs = Array.from({ length: words.length / 2 }, (_, i) => `${words[2 * i]} ${words[2 * i + 1]}`);
-      assert.deepEqual([...pairs].sort(), scene.objects.map((o) => `${o.shape} ${o.color}`).sort(), sample.id);
+      assert.deepEqual([...pairs].sort(), scene.objects.map((o) => `${o.shape} ${o.color}`).sort(), image);
       if (scene.objects.length === 4) orders.add(pairs.map((p) => scene.objects.findIndex((o) => `${o.shape} ${o.color}` === p)).join());
     }
     assert.ok(orders.size > 4, `${orders.size} object orders among four-object scenes`);

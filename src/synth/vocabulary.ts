@@ -3,7 +3,7 @@
 // never be missed), and every list it substitutes from is added whole (so a rare colour, shape or
 // word is never missed either). A test checks that other seeds bring nothing new.
 import { DESCRIPTION_INSTRUCTIONS, describeScene } from './describe.js';
-import { questionsFor } from './dataset.js';
+import { INVENTORY_QUESTION, questionsFor } from './dataset.js';
 import { SHORT_ANSWER_SUFFIX, locationPhrase } from './questions.js';
 import { CELL_NAMES, COLORS, SHAPES, SHAPE_PLURALS, SIZES, WORDS, sampleScene } from './scene.js';
 
@@ -18,7 +18,7 @@ const SCENES_SCANNED = 3000;
 export function synthVocabulary(): string[] {
   const words = new Set<string>();
   const add = (text: string) => splitWords(text).forEach((w) => words.add(w));
-  [...SHAPES, ...Object.values(SHAPE_PLURALS), ...COLORS, ...SIZES, ...WORDS, ...CELL_NAMES, ...DESCRIPTION_INSTRUCTIONS, SHORT_ANSWER_SUFFIX].forEach(add);
+  [...SHAPES, ...Object.values(SHAPE_PLURALS), ...COLORS, ...SIZES, ...WORDS, ...CELL_NAMES, ...DESCRIPTION_INSTRUCTIONS, INVENTORY_QUESTION, SHORT_ANSWER_SUFFIX].forEach(add);
   CELL_NAMES.forEach((_, cell) => add(locationPhrase(cell)));
   for (let digit = 0; digit <= 9; digit++) add(String(digit));
   for (let index = 0; index < SCENES_SCANNED; index++) {
