@@ -29,7 +29,7 @@ const RECIPE = {
   largeTiles: 4,
   pretrainLarge: { maxSteps: 600, lr: 1e-3, warmupRatio: 0.03 },
   pretrain: { maxSteps: 600, lr: 1e-3, warmupRatio: 0.03 },
-  finetune: { maxSteps: 2000, lr: 1e-3, warmupRatio: 0.03 },
+  finetune: { maxSteps: 1200, lr: 1e-3, warmupRatio: 0.03 },
   saveEvery: 50,
   pdropLambda: 0.5,
 };
