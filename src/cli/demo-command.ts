@@ -21,10 +21,15 @@ export function registerDemoCommand(program: Command): void {
       runCommand(async () => {
         const model = await loadModel(resolveModelDir());
         try {
-          process.stdout.write(`image: ${DEMO_SCENE}\nUSER: ${DEMO_QUESTION}\nASSISTANT:`);
+          process.stdout.write(`image: ${DEMO_SCENE}\nUSER: ${DEMO_QUESTION}\nASSISTANT: `);
+          let first = true;
           // LLaVA-1.5's short-answer instruction, as visdrop-tiny's questions were trained with it.
           for await (const event of model.generate({ image: DEMO_SCENE, prompt: `${DEMO_QUESTION}\n${SHORT_ANSWER_SUFFIX}`, maxNewTokens: 8 })) {
-            if (event.type === 'token' || event.type === 'text') process.stdout.write(event.text);
+            if (event.type === 'token' || event.type === 'text') {
+              // The space after "ASSISTANT:" is printed already; a tokenizer that leads with one would double it.
+              process.stdout.write(first ? event.text.trimStart() : event.text);
+              first = false;
+            }
             if (event.type === 'done') {
               const t = event.timings;
               process.stdout.write(
