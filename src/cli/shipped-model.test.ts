@@ -18,9 +18,8 @@ const QUESTIONS = 20;
 const REQUIRED = 15;
 
 async function answer(model: LlavaModel, image: string | Uint8Array, prompt: string): Promise<string> {
-  let text = '';
-  for await (const event of model.generate({ image, prompt, maxNewTokens: 6 })) if (event.type === 'token') text += event.text;
-  return text.trim();
+  for await (const event of model.generate({ image, prompt, maxNewTokens: 6 })) if (event.type === 'done') return event.text.trim();
+  throw new Error('the generation ended without a done event');
 }
 
 describe('the shipped visdrop-tiny', () => {

@@ -1,5 +1,6 @@
-// The one-sentence description of a scene (the pre-training caption) and the brief-description
-// instructions it is paired with, a few phrasings as LLaVA's pre-training set varies them.
+// What a scene's captions say: the one-sentence description (pretrain.json), the brief-description
+// instructions it is paired with (a few phrasings, as LLaVA's pre-training set varies them), and the
+// inventory (inventory.json, and the last turn of every fine-tuning conversation).
 import { locationPhrase } from './questions.js';
 import { shuffled, type BackgroundKind, type Scene } from './scene.js';
 
