@@ -17,7 +17,7 @@ import { encodeScenePng, renderScene } from './render.js';
 import { CELL_PATCHES, SCENE_SIZE, hashString, pick, sampleScene, sceneRandom, shuffled, type Scene } from './scene.js';
 
 /** Bumped whenever the same seed would give different files. */
-export const SYNTH_GENERATOR_VERSION = 5;
+export const SYNTH_GENERATOR_VERSION = 6;
 /** One scene in TEST_MODULUS goes to the test split. */
 const TEST_MODULUS = 10;
 /** Fine-tuning conversations carry a description turn this often, as mix665k mixes captions with VQA. */
@@ -95,12 +95,12 @@ export function pretrainSample(seed: number, scene: Scene): LlavaSample {
 
 /**
  * The question that asks for a scene's inventory in a conversation (words the vocabulary has). Every
- * fine-tuning conversation ends with it: the lookup the inventory pre-training taught (a colour read
- * off the token its shape names) then keeps being trained under the chat template while the
+ * fine-tuning conversation ends with it: the lookups the inventory pre-training taught (an object's
+ * attributes read off the token its shape or colour names) then keeps being trained under the chat template while the
  * questions' extra hop is learned; without it, fine-tuning erased the lookup within 550 steps
  * (README, "visdrop-tiny"). Last, so no question can copy its answer from it.
  */
-export const INVENTORY_QUESTION = 'Describe the color of the shapes in the image.';
+export const INVENTORY_QUESTION = 'List the objects in the image.';
 
 /** The scene's inventory caption after one of the description instructions (the plain template drops the instruction). */
 export function inventorySample(seed: number, scene: Scene): LlavaSample {

@@ -2,7 +2,7 @@
 // instructions it is paired with (a few phrasings, as LLaVA's pre-training set varies them), and the
 // inventory (inventory.json, and the last turn of every fine-tuning conversation).
 import { locationPhrase } from './questions.js';
-import { shuffled, type BackgroundKind, type Scene } from './scene.js';
+import { CELL_NAMES, shuffled, type BackgroundKind, type Scene } from './scene.js';
 
 const BACKGROUND_ADJECTIVES: Readonly<Record<BackgroundKind, string>> = {
   plain: 'plain',
@@ -35,17 +35,23 @@ export function describeScene(scene: Scene): string {
 }
 
 /**
- * "triangle blue circle orange cross green": every object's shape, then its colour, in a random
- * order.
+ * "triangle blue small top left orange circle large center label cat bottom": every object as its
+ * shape and colour (in either order, drawn per object), its size and its cell, and the label's word
+ * and cell, the entries in a random order.
  *
- * A curriculum caption for pre-training from scratch: each colour is read off the one image token
- * the shape before it names, so the decoder learns to find an image token by its content with no
- * hop in between. In a question ("What color is the cross? ASSISTANT: red") the named shape must
+ * A curriculum caption for pre-training from scratch: each attribute is read off the one image token
+ * the words just before it name, so the decoder learns to find an image token by its content with
+ * no hop in between, by its shape and by its colour alike (taught one way round only, the other
+ * way is not learned; taught the reverse way alone afterwards, it overwrote the first: README,
+ * "visdrop-tiny"). In a question ("What color is the cross? ASSISTANT: red") the named object must
  * first be carried to the answer's position, and a random decoder does not learn that before it can
- * do the lookup itself (README, "visdrop-tiny").
+ * do the lookup itself.
  */
 export function inventoryCaption(scene: Scene, random: () => number): string {
-  return shuffled(random, scene.objects)
-    .map((o) => `${o.shape} ${o.color}`)
-    .join(' ');
+  const entries = scene.objects.map((o) => {
+    const names = random() < 0.5 ? `${o.shape} ${o.color}` : `${o.color} ${o.shape}`;
+    return `${names} ${o.size} ${CELL_NAMES[o.cell]}`;
+  });
+  if (scene.word) entries.push(`label ${scene.word.text} ${CELL_NAMES[scene.word.cell]}`);
+  return shuffled(random, entries).join(' ');
 }

@@ -61,7 +61,7 @@ describe('visdrop-tiny initial checkpoint', () => {
     }
   });
 
-  test("weights as HF initialises them: normal(0, 0.02), norms 1, biases 0, but the decoder's queries and keys at 3x; at most 40 MB in F16", () => {
+  test("weights as HF initialises them: normal(0, 0.02), norms 1, biases 0, but the decoder's queries and keys at 3x and the tower's fixed positions; at most 40 MB in F16", () => {
     const checkpoint = openCheckpoint(dir);
     let parameters = 0;
     for (const name of checkpoint.names()) {
@@ -69,6 +69,7 @@ describe('visdrop-tiny initial checkpoint', () => {
       parameters += values.length;
       if (/norm[^.]*\.weight$|layrnorm\.weight$/.test(name)) assert.ok(values.every((v) => v === 1), name);
       else if (name.endsWith('.bias')) assert.ok(values.every((v) => v === 0), name);
+      else if (name.endsWith('position_embedding.weight')) assertSinCosTable(values);
       else if (values.length >= 10000) {
         const mean = values.reduce((s, v) => s + v, 0) / values.length;
         const std = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length);
@@ -78,6 +79,18 @@ describe('visdrop-tiny initial checkpoint', () => {
     }
     assert.ok(parameters * 2 <= 40e6, `${parameters} parameters`);
   });
+
+  /** MAE's 2-D table on the 12 x 12 grid, 192 wide: rows, then columns, 48 frequencies each as sin then cos. */
+  function assertSinCosTable(table: Float32Array): void {
+    const width = 192;
+    const at = (token: number, dim: number) => table[token * width + dim]!;
+    for (let dim = 0; dim < width; dim++) assert.equal(at(0, dim), 0, `class token, dim ${dim}`);
+    // token 1 + 13 is the patch in row 1, column 1; token 1 + 1 is row 0, column 1
+    assert.ok(Math.abs(at(14, 0) - Math.sin(1)) < 1e-6 && Math.abs(at(14, 48) - Math.cos(1)) < 1e-6 && Math.abs(at(14, 96) - Math.sin(1)) < 1e-6);
+    assert.ok(at(2, 0) === 0 && at(2, 48) === 1 && Math.abs(at(2, 96) - Math.sin(1)) < 1e-6 && Math.abs(at(2, 144) - Math.cos(1)) < 1e-6);
+    // the second frequency of patch (row 5, column 7): 5 / 10000^(1/48)
+    assert.ok(Math.abs(at(1 + 5 * 12 + 7, 1) - Math.sin(5 / 10000 ** (1 / 48))) < 1e-6 && Math.abs(at(1 + 5 * 12 + 7, 97) - Math.sin(7 / 10000 ** (1 / 48))) < 1e-6);
+  }
 
   test("its image processor normalises with the synthetic scenes' pixel statistics, not CLIP's", () => {
     const config = JSON.parse(readFileSync(join(dir, 'preprocessor_config.json'), 'utf8')) as { image_mean: number[]; image_std: number[] };

@@ -110,13 +110,47 @@ const DECODER_QUERY_KEY = /^language_model\.model\.layers\.\d+\.self_attn\.[qk]_
  */
 export const QUERY_KEY_INIT_SCALE = 3;
 
+/** The vision tower's position embeddings: [class token; patches in raster order] x hidden. */
+const VISION_POSITIONS = /^vision_tower\.vision_model\.embeddings\.position_embedding\.weight$/;
+
+/**
+ * MAE's fixed 2-D sine-cosine position table (`get_2d_sincos_pos_embed` with a class token), as
+ * [1 + P, D] for P = G x G patches: the first D/2 dimensions encode the patch's row, the rest its
+ * column, each as sin and cos of the position at D/4 frequencies 1/10000^(i/(D/4)); the class
+ * token's row is 0.
+ *
+ * Why not HF's normal(0, 0.02): the tower stays frozen at its initialisation (a random CLIP
+ * collapses when trained from scratch), and at 0.02 against patch features of ~0.55 a token barely
+ * says where it is, so "where is the red circle?" and "is it left of the star?" had nothing to read
+ * (position 10% where chance is 11%). A fixed table is what a ViT without a learned one uses.
+ */
+export function sinCosPositionTable(patches: number, dim: number): Float32Array {
+  const grid = Math.round(Math.sqrt(patches));
+  if (grid * grid !== patches || dim % 4 !== 0) throw new RangeError(`a 2-D sin-cos table needs a square patch count and a width divisible by 4, got ${patches} patches, width ${dim}`);
+  const quarter = dim / 4;
+  const out = new Float32Array((patches + 1) * dim);
+  for (let p = 0; p < patches; p++) {
+    const row = out.subarray((p + 1) * dim, (p + 2) * dim);
+    const coordinates = [Math.floor(p / grid), p % grid];
+    coordinates.forEach((position, half) => {
+      for (let i = 0; i < quarter; i++) {
+        const angle = position / 10000 ** (i / quarter);
+        row[half * 2 * quarter + i] = Math.sin(angle);
+        row[half * 2 * quarter + quarter + i] = Math.cos(angle);
+      }
+    });
+  }
+  return out;
+}
+
 /**
  * A tensor as HF's `_init_weights` leaves it (but for the decoder's query and key projections, see
- * QUERY_KEY_INIT_SCALE): norm weights 1, biases 0, everything else (Linear,
+ * QUERY_KEY_INIT_SCALE, and the tower's position embeddings, see sinCosPositionTable): norm weights 1, biases 0, everything else (Linear,
  * Conv2d, Embedding, CLIP's class embedding) normal(0, 0.02), drawn by Box-Muller from a seeded PRNG.
  */
 export function initialTensor(seed: number, name: string, shape: readonly number[]): Float32Array {
   const out = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  if (VISION_POSITIONS.test(name)) return sinCosPositionTable(shape[0]! - 1, shape[1]!);
   if (/(norm[^.]*|layrnorm)\.weight$/.test(name)) return out.fill(1);
   if (name.endsWith('.bias')) return out;
   const std = INITIALIZER_RANGE * (DECODER_QUERY_KEY.test(name) ? QUERY_KEY_INIT_SCALE : 1);
