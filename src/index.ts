@@ -65,6 +65,8 @@ export {
   readAnswers,
   evalTask,
   sweepSettings,
+  matchedSetting,
+  SWEEP_MATCHES,
   EVAL_TASKS,
   TASK_NAMES,
   type AnswerLine,
@@ -74,5 +76,7 @@ export {
   type TaskScore,
   type RunIdentity,
   type SweepSetting,
+  type SweepPlan,
+  type SweepMatch,
   type SweepRow,
 } from './eval/index.js';

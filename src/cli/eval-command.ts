@@ -22,12 +22,14 @@ import {
   runSweep,
   scoreAnswers,
   sweepSettings,
+  SWEEP_MATCHES,
   SWEEP_METHODS,
   TASK_NAMES,
   type EvalProgress,
   type EvalTask,
   type PrefillCost,
   type RunIdentity,
+  type SweepMatch,
   type TaskScore,
 } from '../eval/index.js';
 import { parseWholeNumber } from './options.js';
@@ -61,6 +63,7 @@ interface EvalFlags extends ModelFlags, ReduceFlags {
 interface SweepFlags extends ModelFlags {
   reduce?: string;
   budgets?: number[];
+  match: SweepMatch;
   outDir?: string;
 }
 
@@ -107,6 +110,7 @@ export function registerEvalCommand(program: Command): void {
   addModelFlags(evalCommand.command('sweep').description('run none and each method at matched token budgets, then write a table and an accuracy-versus-FLOPs plot'))
     .option('--reduce <list>', `methods among ${SWEEP_METHODS.join(',')}`, DEFAULT_SWEEP_METHODS.join(','))
     .option('--budgets <list>', `average image tokens of 576, scaled to the model (default ${DEFAULT_BUDGETS.join(',')})`, (text: string) => text.split(',').map((t) => parseWholeNumber('--budgets', 1)(t.trim())))
+    .addOption(new Option('--match <rule>', "FastV's and PyramidDrop's average: the budget scaled to the model, or MustDrop's measured average at it (run after MustDrop)").choices(SWEEP_MATCHES).default('budget'))
     .option('--out-dir <dir>', 'answers, table and plot (default eval-sweep-<task>)')
     .action(runCommand(sweepAction));
 }
@@ -241,8 +245,8 @@ async function sweepAction(given: SweepFlags): Promise<void> {
   const methods = ['none', ...(flags.reduce ?? '').split(',').map((m) => m.trim()).filter((m) => m !== 'none' && m !== '')];
   // Settings and data are checked before the (slow) model load.
   const arch = loadLlavaConfig(flags.model);
-  const { settings, unreachable } = sweepSettings(methods, flags.budgets ?? DEFAULT_BUDGETS, arch.text.numLayers, arch.imageTokensPerImage);
-  for (const u of unreachable) process.stderr.write(`not run: ${u.reason}\n`);
+  const plan = sweepSettings(methods, flags.budgets ?? DEFAULT_BUDGETS, arch.text.numLayers, arch.imageTokensPerImage, flags.match);
+  for (const u of plan.unreachable) process.stderr.write(`not run: ${u.reason}\n`);
   const data = await task.load(flags.data);
   const model = await openModel(flags);
   const outDir = flags.outDir ?? `eval-sweep-${task.name}`;
@@ -252,14 +256,13 @@ async function sweepAction(given: SweepFlags): Promise<void> {
       model,
       task,
       data,
-      settings,
-      unreachable,
+      plan,
       outDir,
       identity: baseIdentity(flags, task),
       conversation: parseConversation(flags.conversation),
       ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
       flopsRatio: flopsRatioOf(model),
-      onProgress: (setting, index, p) => bar.update(p, `${setting.label} (${index + 1}/${settings.length})`),
+      onProgress: (setting, index, total, p) => bar.update(p, `${setting.label} (${index + 1}/${total})`),
     });
     bar.stop();
     if (flags.json) {
@@ -267,7 +270,7 @@ async function sweepAction(given: SweepFlags): Promise<void> {
         `${JSON.stringify({
           task: task.name,
           rows: result.rows.map((r) => ({ method: r.setting.method, budget: r.setting.budget, setting: r.setting.setting, flags: r.setting.flags, n: r.n, score: r.score, flopsRatio: r.flopsRatio, targetAverageImageTokens: r.setting.targetAverage, averageImageTokens: r.averageImageTokens, prefillMs: r.prefillMs, answers: r.answersFile })),
-          unreachable,
+          unreachable: result.unreachable,
           files: result.files,
         })}\n`,
       );

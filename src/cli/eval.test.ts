@@ -78,6 +78,26 @@ describe('visdrop eval', () => {
     assert.match(readFileSync(join(out, 'sweep.md'), 'utf8'), /\| fastv \| 192 \| K=1 R=0\.888889 \|/);
   });
 
+  it("eval sweep --match mustdrop sets FastV and PyramidDrop to MustDrop's measured average, after MustDrop", async () => {
+    // 16 layers: FastV's first layer alone then averages 36 of 576, below what MustDrop keeps.
+    const deep = join(work, 'tiny16');
+    await makeTinyCheckpoint({ outDir: deep, seed: 0, shape: { textLayers: 16 } });
+    const out = join(work, 'sweep-match');
+    const result = visdrop('eval', 'sweep', '--model', deep, '--task', 'synth', '--data', data, '--limit', '1', '--max-new-tokens', '2', '--budgets', '64', '--match', 'mustdrop', '--out-dir', out, '--json');
+    assert.equal(result.status, 0, result.stderr);
+    const rows: { method: string; setting: string; targetAverageImageTokens: number | null; averageImageTokens: number }[] = JSON.parse(result.stdout).rows;
+    assert.deepEqual(rows.map((r) => r.method), ['none', 'mustdrop', 'fastv', 'pdrop']);
+    const mustdrop = rows[1]!.averageImageTokens;
+    for (const r of rows.slice(2)) {
+      assert.equal(r.targetAverageImageTokens, mustdrop);
+      assert.match(r.setting, /\(MustDrop's average\)$/);
+      // FastV's kept count and PyramidDrop's lambda move in whole-token steps: within a token of the target.
+      assert.ok(Math.abs(r.averageImageTokens - mustdrop) <= 1, `${r.method}: ${r.averageImageTokens} for ${mustdrop}`);
+    }
+    assert.ok(existsSync(join(out, 'synth-fastv-64-as-mustdrop.jsonl')));
+    assertOneLineError(visdrop('eval', 'sweep', '--model', model, '--task', 'synth', '--data', data, '--reduce', 'fastv', '--match', 'mustdrop', '--out-dir', out), '--match mustdrop', 'mustdrop among --reduce');
+  });
+
   it('eval sweep runs DART and DivPrune by name, each at its paper\'s budget rule', () => {
     const out = join(work, 'sweep-dart-divprune');
     const result = visdrop('eval', 'sweep', '--model', model, '--task', 'synth', '--data', data, '--limit', '1', '--max-new-tokens', '2', '--budgets', '64', '--reduce', 'dart,divprune', '--out-dir', out, '--json');

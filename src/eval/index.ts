@@ -7,6 +7,6 @@ export { runEval, type EvalProgress, type EvalRunResult, type PrefillCost, type 
 export { matchAnswers, scoreAnswers } from './score-answers.js';
 export { EVAL_TASKS, TASK_NAMES, evalTask } from './tasks/index.js';
 export type { EvalQuestion, EvalTask, TaskData, TaskScore } from './tasks/types.js';
-export { DEFAULT_BUDGETS, DEFAULT_SWEEP_METHODS, SWEEP_METHODS, sweepSettings, type SweepSetting } from './sweep/settings.js';
+export { DEFAULT_BUDGETS, DEFAULT_SWEEP_METHODS, matchedSetting, SWEEP_MATCHES, SWEEP_METHODS, sweepSettings, type DeferredSetting, type SweepMatch, type SweepPlan, type SweepSetting, type UnreachableSetting } from './sweep/settings.js';
 export { runSweep, type SweepResult } from './sweep/run-sweep.js';
 export type { SweepRow } from './sweep/report.js';

@@ -16,6 +16,10 @@
 //   settings split every budget (162 + 30, 108 + 20, 54 + 10: D = 27/32 of B, Python's rounding);
 // - SparseVLM runs the (scale, bias) its README ships for B (192, 128, 64 only); like MustDrop's,
 //   its kept counts follow from the data, and the table reports the measured average.
+// With `--match mustdrop`, FastV and PyramidDrop are set to MustDrop's measured average at each
+// budget instead of B's arithmetic (the issue's and the papers' tables compare methods at equal
+// average kept tokens; on a shallow decoder B itself may be out of FastV's reach while MustDrop's
+// average is not): they are planned after MustDrop has run (`deferred`).
 // Layer lists are the papers' for 32 layers, scaled to the model's depth. A budget a method cannot
 // reach on the model (FastV's first K layers alone average more than B on a shallow decoder, say)
 // is reported as unreachable, with the reason, and the sweep runs the rest.
@@ -30,6 +34,9 @@ export type SweepMethod = (typeof SWEEP_METHODS)[number];
 /** What `eval sweep` runs without --reduce; the others by name (each adds a run per budget). */
 export const DEFAULT_SWEEP_METHODS: readonly SweepMethod[] = ['none', 'fastv', 'pdrop', 'mustdrop'];
 export const DEFAULT_BUDGETS: readonly number[] = [192, 128, 64];
+/** What FastV's and PyramidDrop's average is matched to: B scaled to the model, or MustDrop's measured average at B. */
+export const SWEEP_MATCHES = ['budget', 'mustdrop'] as const;
+export type SweepMatch = (typeof SWEEP_MATCHES)[number];
 
 const PAPER_IMAGE_TOKENS = 576;
 const PAPER_LAYERS = 32;
@@ -168,9 +175,19 @@ export interface UnreachableSetting {
   readonly reason: string;
 }
 
+/** A FastV or PyramidDrop run at budget B whose target is MustDrop's measured average at B (`--match mustdrop`). */
+export interface DeferredSetting {
+  readonly method: 'fastv' | 'pdrop';
+  readonly budget: number;
+}
+
 export interface SweepPlan {
   readonly settings: readonly SweepSetting[];
   readonly unreachable: readonly UnreachableSetting[];
+  /** Planned once MustDrop's run at the same budget has measured its average (empty unless matching to MustDrop). */
+  readonly deferred: readonly DeferredSetting[];
+  readonly layers: number;
+  readonly imageTokens: number;
 }
 
 function methodFlags(method: Exclude<SweepMethod, 'none'>, budget: number, target: number, imageTokens: number, layers: number): ReduceFlags {
@@ -198,19 +215,28 @@ const DATA_DEPENDENT: ReadonlySet<SweepMethod> = new Set(['mustdrop', 'sparsevlm
 
 /**
  * The settings for `methods` (none first) at `budgets`, for a model of `layers` decoder layers and
- * `imageTokens` image tokens, and the method-budget pairs the model cannot reach.
+ * `imageTokens` image tokens, and the method-budget pairs the model cannot reach; matching to
+ * MustDrop, FastV and PyramidDrop come back deferred, after every other setting.
  */
-export function sweepSettings(methods: readonly string[], budgets: readonly number[], layers: number, imageTokens: number): SweepPlan {
+export function sweepSettings(methods: readonly string[], budgets: readonly number[], layers: number, imageTokens: number, match: SweepMatch = 'budget'): SweepPlan {
   for (const m of methods) {
     if (!(SWEEP_METHODS as readonly string[]).includes(m)) throw new OptionError({ subject: '--reduce', expected: `methods among ${SWEEP_METHODS.join(', ')}`, found: JSON.stringify(m) });
   }
   if (budgets.length === 0 || budgets.some((b) => !Number.isInteger(b) || b < 1 || b > PAPER_IMAGE_TOKENS)) {
     throw new OptionError({ subject: '--budgets', expected: `budgets in [1, ${PAPER_IMAGE_TOKENS}] image tokens of 576`, found: budgets.join(',') });
   }
+  if (match === 'mustdrop' && !methods.includes('mustdrop')) {
+    throw new OptionError({ subject: '--match mustdrop', expected: 'mustdrop among --reduce (its measured averages are the targets)', found: methods.join(',') });
+  }
   const settings: SweepSetting[] = [{ method: 'none', budget: null, targetAverage: null, plannedAverage: imageTokens, flags: {}, label: 'none', setting: 'full' }];
   const unreachable: UnreachableSetting[] = [];
+  const deferred: DeferredSetting[] = [];
   for (const method of methods.filter((m) => m !== 'none') as Exclude<SweepMethod, 'none'>[]) {
     for (const budget of budgets) {
+      if (match === 'mustdrop' && (method === 'fastv' || method === 'pdrop')) {
+        deferred.push({ method, budget });
+        continue;
+      }
       const target = (budget * imageTokens) / PAPER_IMAGE_TOKENS;
       let flags: ReduceFlags;
       try {
@@ -224,5 +250,29 @@ export function sweepSettings(methods: readonly string[], budgets: readonly numb
       settings.push({ method, budget, targetAverage: target, plannedAverage: planned, flags, label: `${method}-${budget}`, setting: describeFlags(flags) });
     }
   }
-  return { settings, unreachable };
+  return { settings, unreachable, deferred, layers, imageTokens };
+}
+
+/**
+ * A deferred FastV or PyramidDrop run at the average MustDrop measured at its budget, or why the
+ * model cannot reach it (FastV's first layer alone may average more).
+ */
+export function matchedSetting(deferred: DeferredSetting, mustdropAverage: number, plan: Pick<SweepPlan, 'layers' | 'imageTokens'>): SweepSetting | UnreachableSetting {
+  const { method, budget } = deferred;
+  let flags: ReduceFlags;
+  try {
+    flags = methodFlags(method, budget, mustdropAverage, plan.imageTokens, plan.layers);
+  } catch (error) {
+    if (!(error instanceof UnreachableBudget)) throw error;
+    return { method, budget, reason: `${error.reason} (MustDrop's measured average at ${budget})` };
+  }
+  return {
+    method,
+    budget,
+    targetAverage: mustdropAverage,
+    plannedAverage: averageOf(method, flags, plan.imageTokens, plan.layers),
+    flags,
+    label: `${method}-${budget}-as-mustdrop`,
+    setting: `${describeFlags(flags)} (MustDrop's average)`,
+  };
 }

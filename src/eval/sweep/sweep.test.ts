@@ -9,7 +9,7 @@ import { OptionError } from '../../errors.js';
 import { reducerFromFlags } from '../../reduce/registry.js';
 import { sweepSvg, writeSweepPng } from './plot.js';
 import { sweepCsv, sweepMarkdown, type SweepRow } from './report.js';
-import { DEFAULT_SWEEP_METHODS, scaleLayers, sweepSettings, type SweepSetting } from './settings.js';
+import { DEFAULT_SWEEP_METHODS, matchedSetting, scaleLayers, sweepSettings, type SweepSetting } from './settings.js';
 
 /** Image tokens entering each decoder layer under a setting's plan. */
 function perLayer(s: SweepSetting, imageTokens: number, layers: number): number[] {
@@ -110,6 +110,28 @@ describe('sweep settings', () => {
     const settings = sweepSettings(['visionzip', 'sparsevlm'], [192, 128, 64], 32, 576).settings;
     assert.deepEqual(settings.filter((s) => s.method === 'visionzip').map((s) => [s.flags.visionzipDominant, s.flags.visionzipContextual]), [[162, 30], [108, 20], [54, 10]]);
     assert.deepEqual(settings.filter((s) => s.method === 'sparsevlm').map((s) => s.flags), [{ sparsevlmPreset: 192 }, { sparsevlmPreset: 128 }, { sparsevlmPreset: 64 }]);
+  });
+  it("--match mustdrop defers FastV and PyramidDrop, then sets them to MustDrop's measured average (4 layers, 144 tokens)", () => {
+    const plan = sweepSettings(['none', 'fastv', 'pdrop', 'mustdrop'], [192, 64], 4, 144, 'mustdrop');
+    assert.deepEqual(plan.settings.map((s) => s.label), ['none', 'mustdrop-192', 'mustdrop-64']);
+    assert.deepEqual(plan.deferred, [{ method: 'fastv', budget: 192 }, { method: 'fastv', budget: 64 }, { method: 'pdrop', budget: 192 }, { method: 'pdrop', budget: 64 }]);
+    assert.deepEqual(plan.unreachable, []);
+    // MustDrop measured 77.7 on average: FastV K=1 keeps round((4 x 77.7 - 144) / 3) = 56 after it, (144 + 3 x 56) / 4 = 78.
+    const fastv = matchedSetting({ method: 'fastv', budget: 192 }, 77.7, plan) as SweepSetting;
+    assert.deepEqual(fastv.flags, { fastvK: 1, fastvR: Number((1 - 56 / 144).toFixed(6)) });
+    assert.equal(fastv.plannedAverage, 78);
+    assert.equal(fastv.targetAverage, 77.7);
+    assert.equal(fastv.label, 'fastv-192-as-mustdrop');
+    const pdrop = matchedSetting({ method: 'pdrop', budget: 192 }, 77.7, plan) as SweepSetting;
+    assert.deepEqual(pdrop.flags.pdropLayers, [1, 2, 3]);
+    assert.ok(Math.abs(pdrop.plannedAverage! - 77.7) < 1, `average ${pdrop.plannedAverage}`);
+    // Below 36 (every token through layer 1 of 4) neither can follow.
+    const low = matchedSetting({ method: 'fastv', budget: 64 }, 30, plan);
+    assert.ok('reason' in low);
+    assert.match(low.reason, /FastV cannot reach 64 of 576 .* \(MustDrop's measured average at 64\)$/);
+  });
+  it('--match mustdrop needs MustDrop in the sweep', () => {
+    assert.throws(() => sweepSettings(['fastv', 'pdrop'], [64], 4, 144, 'mustdrop'), OptionError);
   });
 });
 
