@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { PRESETS } from '../config/presets.js';
 import { runBench, type BenchProgress } from '../bench/run-bench.js';
 import { wholeNumber } from '../bench/options.js';
+import { formatKernelBenchTable, runKernelBench } from '../bench/kernel-bench.js';
 import { formatTrainBenchTable, runTrainBench } from '../bench/train-bench.js';
 import { benchJson, formatBenchTable } from '../bench/table.js';
 import { OptionError } from '../errors.js';
@@ -28,6 +29,7 @@ interface BenchFlags extends ReduceFlags {
   imageSize?: string;
   profile?: boolean;
   train?: boolean;
+  kernels?: boolean;
   textTokens?: string;
   threads?: string;
   storeActivations?: boolean;
@@ -59,8 +61,9 @@ export function registerBenchCommand(program: Command): void {
     .option('--image-size <WxH>', 'LLaVA-NeXT presets: the anyres image, WIDTHxHEIGHT (default 672x672: 2928 image tokens)')
     .option('--profile', 'break each prefill into its parts, and time one layer’s attention per kernel at two lengths')
     .option('--train', 'time one training step (forward + backward + AdamW) per strategy, none and pdrop, on the preset (default llava-1.5-7b) cut to --layers (default 2)')
+    .option('--kernels', "time every int8 and 4-bit Linear kernel candidate on the preset's (default llava-1.5-7b) MLP up projection, at a prefill's 616 rows and a decode step's one, with its error against f32")
     .option('--text-tokens <n>', 'with --train: text tokens around the 576 image tokens (default 60)')
-    .option('--threads <n>', 'with --train: threads per operator')
+    .option('--threads <n>', 'with --train or --kernels: threads per operator')
     .option('--store-activations', "with --train: keep each layer's intermediate values for its backward instead of recomputing its forward there")
     .option('--json', 'print one JSON object instead of the table');
   // Layer lists not given are scaled to a cut decoder (see the table's header).
@@ -68,7 +71,21 @@ export function registerBenchCommand(program: Command): void {
 }
 
 async function benchAction(flags: BenchFlags): Promise<void> {
-  const { json, preset, model: modelFlag, weights, peers, train, textTokens, threads, storeActivations, ...options } = flags;
+  const { json, preset, model: modelFlag, weights, peers, train, kernels, textTokens, threads, storeActivations, ...options } = flags;
+  if (kernels) {
+    const others = Object.entries({ '--model': modelFlag, '--weights': weights, '--peers': peers, '--train': train, '--text-tokens': textTokens, '--store-activations': storeActivations, '--layers': options.layers, '--profile': options.profile }).filter(([, v]) => v !== undefined);
+    if (others.length > 0) throw new OptionError({ subject: '--kernels', expected: 'only --preset, --runs, --threads, --json', found: others.map(([k]) => k).join(', ') });
+    const result = await runKernelBench({
+      ...(preset !== undefined ? { preset } : {}),
+      ...(options.runs !== undefined ? { runs: wholeNumber('--runs', options.runs, 3, 1) } : {}),
+      ...(threads !== undefined ? { threads: wholeNumber('--threads', threads, 0, 1) } : {}),
+      onProgress: (label, done, total) => {
+        if (done < total) process.stderr.write(`bench: kernel ${done + 1}/${total}: ${label}\n`);
+      },
+    });
+    process.stdout.write(json ? `${JSON.stringify(result)}\n` : formatKernelBenchTable(result));
+    return;
+  }
   if (peers !== undefined && (train || preset !== undefined)) {
     throw new OptionError({ subject: '--peers', expected: 'with --model (a checkpoint on disk both engines load)', found: train ? '--train' : `--preset ${preset}` });
   }
@@ -93,7 +110,7 @@ async function benchAction(flags: BenchFlags): Promise<void> {
     return;
   }
   const trainOnly = Object.entries({ '--text-tokens': textTokens, '--threads': threads, '--store-activations': storeActivations }).filter(([, v]) => v !== undefined);
-  if (trainOnly.length > 0) throw new OptionError({ subject: trainOnly.map(([k]) => k).join(', '), expected: 'with --train', found: 'no --train' });
+  if (trainOnly.length > 0) throw new OptionError({ subject: trainOnly.map(([k]) => k).join(', '), expected: 'with --train (--threads: or --kernels)', found: 'neither' });
   if (preset !== undefined && modelFlag !== undefined) {
     throw new OptionError({ subject: '--preset / --model', expected: 'at most one of them', found: 'both' });
   }

@@ -1,12 +1,14 @@
 // A Linear layer (y = x W^T, PyTorch weight [out, in]) in the graph, in the encoding the weight
 // format asks for: an f32 MatMul, an int8 MatMul with per-token activation scales, or a 4-bit
-// MatMulNBits. Weights are quantised here, at load, from the checkpoint's float weights.
+// MatMulNBits (and two int8 candidates the kernel bench measures: per-tensor activations, 8-bit
+// MatMulNBits). Weights are quantised here, at load, from the checkpoint's float weights.
 // Legend: R rows (tokens, possibly under leading batch axes), K in features, N out features.
 import type { GraphBuilder, Value } from '../onnx/builder.js';
 import type { Ops } from '../onnx/ops.js';
 import type { LinearEncoding } from '../quant/format.js';
 import { quantizeInt4 } from '../quant/int4.js';
 import { quantizeInt8 } from '../quant/int8.js';
+import { quantizeInt8Blocks } from '../quant/int8-blocks.js';
 import { linearWeight, type WeightSource } from './weights.js';
 
 /**
@@ -15,6 +17,8 @@ import { linearWeight, type WeightSource } from './weights.js';
  * decode; its activation blocks are small, so the drift is that of the weights.
  */
 const INT4_ACCURACY_LEVEL = 4;
+/** The same level for 8-bit blocks: at 0, MatMulNBits dequantises to float and is ~4x slower at prefill on the 7B shapes. */
+const INT8_BLOCKS_ACCURACY_LEVEL = 4;
 
 /** x [..., K] -> [..., N] through Linear `name` ([N, K] on disk), without bias. */
 export function linear(
@@ -41,6 +45,17 @@ export function linear(
       const zeroPoint = g.constUint8(128);
       const codesX = op.quantizeLinear(op.div(x, rowScale), g.constFloat(1), zeroPoint); // [..., K] uint8
       return op.mul(op.matMulIntegerToFloat(codesX, codes, g.constFloat(1), columnScales, zeroPoint), rowScale);
+    }
+    case 'int8-tensor': {
+      const q = quantizeInt8(w.float32(name, [outFeatures, inFeatures]), outFeatures, inFeatures);
+      const codes = g.initializer(name, 'int8', q.codes, [inFeatures, outFeatures]);
+      return op.dynamicQuantizeMatMul(x, codes, g.initializer(`${name}.scale`, 'float32', q.scales, [outFeatures]));
+    }
+    case 'int8-blocks': {
+      const q = quantizeInt8Blocks(w.float32(name, [outFeatures, inFeatures]), outFeatures, inFeatures, encoding.blockSize);
+      const codes = g.initializer(name, 'uint8', q.codes, [outFeatures, q.kBlocks, encoding.blockSize]);
+      const scales = g.initializer(`${name}.scale`, 'float32', q.scales, [outFeatures, q.kBlocks]);
+      return op.matMulNBits(x, codes, scales, { K: inFeatures, N: outFeatures, bits: 8, blockSize: encoding.blockSize, accuracyLevel: INT8_BLOCKS_ACCURACY_LEVEL });
     }
     case 'int4': {
       const q = quantizeInt4(w.float32(name, [outFeatures, inFeatures]), outFeatures, inFeatures, encoding.blockSize);

@@ -96,6 +96,13 @@ export class Ops {
     return this.g.contribNode('MatMulIntegerToFloat', [a, b, aScale, bScale, aZeroPoint]);
   }
   /**
+   * com.microsoft DynamicQuantizeMatMul: a quantised to uint8 with one scale and zero point for the
+   * whole tensor, times int8 b [K, N] with bScale per tensor or per column, as float.
+   */
+  dynamicQuantizeMatMul(a: Value, b: Value, bScale: Value): Value {
+    return this.g.contribNode('DynamicQuantizeMatMul', [a, b, bScale]);
+  }
+  /**
    * com.microsoft MatMulNBits: a [..., K] times the block-quantised weight b [N, kBlocks, blob]
    * dequantised as (code - 2^(bits-1)) * scales [N, kBlocks]; accuracyLevel 4 lets it quantise a to int8.
    */

@@ -23,7 +23,12 @@ export type LinearEncoding =
   /** Symmetric int8 per output channel; activations quantised per token at run time (DynamicQuantizeLinear is per tensor). */
   | { readonly kind: 'int8' }
   /** Symmetric 4-bit blocks of `blockSize` input features, one float scale per block (MatMulNBits). */
-  | { readonly kind: 'int4'; readonly blockSize: number };
+  | { readonly kind: 'int4'; readonly blockSize: number }
+  // The two below are candidates `bench --kernels` measures beside the encodings q8 and q4 use.
+  /** int8 weights as `int8`; activations quantised per tensor inside com.microsoft DynamicQuantizeMatMul. */
+  | { readonly kind: 'int8-tensor' }
+  /** Symmetric 8-bit blocks of `blockSize` input features, one float scale per block (MatMulNBits, 8 bits). */
+  | { readonly kind: 'int8-blocks'; readonly blockSize: number };
 
 /** The encoding of every group of Linear layers in a LLaVA model. */
 export interface LinearPlan {

@@ -12,6 +12,7 @@ import { mulberry32 } from '../util/prng.js';
 import { linearPlan, type LinearEncoding } from './format.js';
 import { dequantizeInt4, quantizeInt4 } from './int4.js';
 import { dequantizeInt8, quantizeInt8 } from './int8.js';
+import { dequantizeInt8Blocks, quantizeInt8Blocks } from './int8-blocks.js';
 import { OptionError } from '../errors.js';
 
 const OUT = 48;
@@ -106,6 +107,41 @@ describe('int8 (per output channel, per-token activations)', () => {
     assert.deepEqual([...q.scales], [Math.fround(1 / 127), 1]);
     assert.deepEqual([...q.codes], [127, 0, -76, 0, 32, 0]); // [in, out]
   });
+});
+
+describe('kernel candidates: int8 with per-tensor activations, 8-bit MatMulNBits', () => {
+  it('int8-tensor: DynamicQuantizeMatMul matches an f32 MatMul by the dequantised weight, to the tensor\'s 8-bit step', async () => {
+    const weight = uniform(OUT * IN, 3);
+    const x = uniform(ROWS * IN, 4);
+    const expected = matMul(x, dequantizeInt8(quantizeInt8(weight, OUT, IN), OUT, IN), ROWS, IN, OUT);
+    const actual = await runLinear(weight, x, { kind: 'int8-tensor' });
+    const error = maxAbsDiff(actual, expected) / Math.max(...expected.map(Math.abs));
+    assert.ok(error < 1e-2, `relative error ${error}`);
+  });
+
+  it('int8-blocks stores byte j of a block as its code + 128, with max |w| / 127 per block', () => {
+    // One output channel, 6 inputs in blocks of 4: the last block is partial, padded with the zero point.
+    const weight = Float32Array.from([0.5, -1, 0.25, 0, 2, -1.5]);
+    const q = quantizeInt8Blocks(weight, 1, 6, 4);
+    assert.equal(q.kBlocks, 2);
+    assert.deepEqual([...q.scales], [Math.fround(1 / 127), Math.fround(2 / 127)]);
+    assert.deepEqual([...q.codes], [128 + 64, 128 - 127, 128 + 32, 128, 128 + 127, 128 - 95, 128, 128]);
+    const back = dequantizeInt8Blocks(q, 1, 6);
+    for (let k = 0; k < 6; k++) assert.ok(Math.abs(back[k]! - weight[k]!) <= q.scales[Math.floor(k / 4)]! / 2 + 1e-7, `w[${k}]`);
+  });
+
+  for (const blockSize of [16, 32]) {
+    it(`int8-blocks, block ${blockSize}: onnxruntime's 8-bit MatMulNBits equals an f32 MatMul by the dequantised weight`, async () => {
+      const weight = uniform(OUT * IN, 5);
+      const x = uniform(ROWS * IN, 6);
+      const q = quantizeInt8Blocks(weight, OUT, IN, blockSize);
+      const expected = matMul(x, transposed(dequantizeInt8Blocks(q, OUT, IN), OUT, IN), ROWS, IN, OUT);
+      const actual = await runLinear(weight, x, { kind: 'int8-blocks', blockSize });
+      // Accuracy level 4 quantises x to int8 per block, as for int4.
+      const error = maxAbsDiff(actual, expected) / Math.max(...expected.map(Math.abs));
+      assert.ok(error < 1e-2, `relative error ${error}`);
+    });
+  }
 });
 
 describe('weight format plans', () => {
