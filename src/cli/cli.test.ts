@@ -126,6 +126,21 @@ describe('visdrop CLI', () => {
     assertOneLineError(visdrop('generate', '--model', model, '--prompt', 'hi', '--max-new-tokens', '12abc'), '--max-new-tokens', '"12abc"');
   });
 
+  it('--q4-block-size picks q4 blocks; a size MatMulNBits lacks, or the flag without --weights q4, is one line', () => {
+    const args = ['generate', '--model', model, '--image', DEMO_IMAGE, '--prompt', QUESTION, '--max-new-tokens', '2', '--no-cache', '--json'];
+    const logits = ['32', '128'].map((size) => {
+      const file = join(work, `logits-q4-${size}.safetensors`);
+      const result = visdrop(...args, '--weights', 'q4', '--q4-block-size', size, '--dump-logits', file);
+      assert.equal(result.status, 0, result.stderr);
+      return readFileSync(file);
+    });
+    // 128 features a scale instead of 32: other weights, so other prefill logits (the tokens may agree).
+    assert.equal(logits[0]!.length, logits[1]!.length);
+    assert.ok(!logits[0]!.equals(logits[1]!), 'the block size changes the logits');
+    assertOneLineError(visdrop(...args, '--weights', 'q4', '--q4-block-size', '24'), '--q4-block-size', '"24"', '128');
+    assertOneLineError(visdrop(...args, '--weights', 'q8', '--q4-block-size', '128'), '--q4-block-size', 'with --weights q4', '--weights q8');
+  });
+
   it('--prompt and --raw-prompt together are refused', () => {
     assertOneLineError(visdrop('generate', '--model', model, '--prompt', 'a', '--raw-prompt', 'b'), '--prompt / --raw-prompt', 'both');
   });

@@ -35,6 +35,7 @@ import {
 import { parseWholeNumber } from './options.js';
 import { loadProgressBar } from './progress.js';
 import { addReduceFlags } from './reduce-flags.js';
+import { q4BlockSizeOption, weightFormatOptions, weightsLabel } from './weight-flags.js';
 import { runCommand } from './run-command.js';
 import { DataError } from '../errors.js';
 
@@ -49,6 +50,7 @@ interface ModelFlags {
   /** false with --no-pad-to-square. */
   padToSquare: boolean;
   weights: WeightFormat;
+  q4BlockSize?: number;
   cache: boolean;
   cacheDir?: string;
   threads?: number;
@@ -84,6 +86,7 @@ function addModelFlags(command: Command): Command {
     .option('--conversation <name>', `prompt: ${CONVERSATIONS.join(' (LLaVA\'s eval scripts, default) | ')} (the checkpoint's template)`, 'vicuna_v1')
     .option('--no-pad-to-square', "resize without padding to a square first (llava-hf's processor); LLaVA's eval pads")
     .addOption(new Option('--weights <format>', 'Linear weights: f32, q8, q4').choices(WEIGHT_FORMATS).default('f32'))
+    .addOption(q4BlockSizeOption())
     .option('--no-cache', 'build q8/q4 graphs without the converted-model cache')
     .option('--cache-dir <dir>', 'converted-model cache directory')
     .option('--threads <n>', 'threads per operator', parseWholeNumber('--threads', 1))
@@ -124,7 +127,7 @@ async function openModel(flags: ModelFlags & { model: string }): Promise<LlavaMo
   const progress = loadProgressBar(!flags.json);
   return loadModel(flags.model, {
     ...(flags.threads ? { threads: flags.threads } : {}),
-    weights: flags.weights,
+    ...weightFormatOptions(flags),
     ...(flags.padToSquare ? { padToSquare: true } : {}),
     ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
     cache: flags.cache ? (flags.cacheDir ? { dir: flags.cacheDir } : {}) : false,
@@ -136,7 +139,7 @@ function baseIdentity(flags: ModelFlags & { model: string }, task: EvalTask): Om
   return {
     task: task.name,
     model: resolve(flags.model),
-    weights: flags.weights,
+    weights: weightsLabel(weightFormatOptions(flags)),
     maxNewTokens: flags.maxNewTokens ?? task.maxNewTokens,
     conversation: parseConversation(flags.conversation),
     padToSquare: flags.padToSquare,

@@ -17,6 +17,7 @@ import { collect, parseNumber, parseWholeNumber } from './options.js';
 import { addReduceFlags } from './reduce-flags.js';
 import { reducerFromFlags, strategyNames, type ReduceFlags } from '../reduce/registry.js';
 import { loadProgressBar } from './progress.js';
+import { q4BlockSizeOption, weightFormatOptions } from './weight-flags.js';
 import { runCommand } from './run-command.js';
 import { WEIGHT_FORMATS, type WeightFormat } from '../quant/format.js';
 
@@ -34,6 +35,7 @@ interface GenerateFlags extends ReduceFlags {
   stop?: string[];
   threads?: number;
   weights: WeightFormat;
+  q4BlockSize?: number;
   padToSquare?: boolean;
   json?: boolean;
   dumpLogits?: string;
@@ -64,6 +66,7 @@ export function registerGenerateCommand(program: Command): void {
         .choices(WEIGHT_FORMATS)
         .default('f32'),
     )
+    .addOption(q4BlockSizeOption())
     .option('--no-cache', 'build q8/q4 graphs from the checkpoint without reading or writing the converted-model cache')
     .option('--cache-dir <dir>', 'converted-model cache directory (default $VISDROP_CACHE_DIR, else ~/.cache/visdrop)')
     .option('--pad-to-square', "pad the image to a square with the mean colour first (original LLaVA's pad mode)")
@@ -91,7 +94,7 @@ async function generateAction(flags: GenerateFlags): Promise<void> {
   const progress = loadProgressBar(!flags.json);
   const model = await loadModel(resolveModelDir(flags.model), {
     ...(flags.threads ? { threads: flags.threads } : {}),
-    weights: flags.weights,
+    ...weightFormatOptions(flags),
     ...(flags.padToSquare ? { padToSquare: true } : {}),
     ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
     cache: flags.cache ? (flags.cacheDir ? { dir: flags.cacheDir } : {}) : false,

@@ -11,6 +11,7 @@ import { createServer, type ServerOptions, type StrategyOptionKey, type VisdropS
 import { parseWholeNumber } from './options.js';
 import { loadProgressBar } from './progress.js';
 import { addReduceFlags } from './reduce-flags.js';
+import { q4BlockSizeOption, weightFormatOptions } from './weight-flags.js';
 import { runCommand } from './run-command.js';
 import { serveReporting } from './serve-report.js';
 
@@ -32,6 +33,7 @@ interface ServeFlags extends ReduceFlags {
   host: string;
   port: number;
   weights: WeightFormat;
+  q4BlockSize?: number;
   threads?: number;
   cache: boolean;
   cacheDir?: string;
@@ -92,6 +94,7 @@ export function registerServeCommand(program: Command): void {
     .option('--host <address>', 'address to listen on (default loopback only)', SERVE_DEFAULTS.host)
     .option('--port <n>', 'port (0: any free one)', parseWholeNumber('--port', 0), SERVE_DEFAULTS.port)
     .addOption(new Option('--weights <format>', 'Linear weights: f32, q8 or q4').choices(WEIGHT_FORMATS).default('f32'))
+    .addOption(q4BlockSizeOption())
     .option('--threads <n>', 'threads per operator', parseWholeNumber('--threads', 1))
     .option('--no-cache', 'build q8/q4 graphs without the converted-model cache')
     .option('--cache-dir <dir>', 'converted-model cache directory')
@@ -110,7 +113,7 @@ async function serveAction(flags: ServeFlags): Promise<void> {
   const progress = loadProgressBar(true);
   const model = await loadModel(resolveModelDir(flags.model), {
     ...(flags.threads ? { threads: flags.threads } : {}),
-    weights: flags.weights,
+    ...weightFormatOptions(flags),
     ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
     cache: flags.cache ? (flags.cacheDir ? { dir: flags.cacheDir } : {}) : false,
     onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
