@@ -15,7 +15,7 @@ describe('bench --kernels', () => {
       const error = byKind.get(kind)!.relativeError;
       assert.ok(error > 0 && error < 2e-2, `${kind}: ${error}`);
     }
-    for (const kind of ['int4-32', 'int4-128']) {
+    for (const kind of ['int4-32', 'int4-128', 'int4-256']) {
       const error = byKind.get(kind)!.relativeError;
       assert.ok(error > 2e-2 && error < 0.2, `${kind}: ${error}`);
     }

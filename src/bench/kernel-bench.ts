@@ -35,6 +35,7 @@ export const KERNEL_CANDIDATES: readonly KernelCandidate[] = [
   { name: 'int8-blocks-128', label: '8-bit MatMulNBits, block 128', encoding: { kind: 'int8-blocks', blockSize: 128 } },
   { name: 'int4-32', label: '4-bit MatMulNBits, block 32', encoding: { kind: 'int4', blockSize: 32 }, usedBy: 'q4' },
   { name: 'int4-128', label: '4-bit MatMulNBits, block 128', encoding: { kind: 'int4', blockSize: 128 } },
+  { name: 'int4-256', label: '4-bit MatMulNBits, block 256', encoding: { kind: 'int4', blockSize: 256 } },
 ];
 
 export interface KernelBenchOptions {
