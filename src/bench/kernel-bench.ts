@@ -116,7 +116,7 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
       const prefillMs = await timedRuns(runs, () => session.run(prefill));
       const decodeMs = await timedRuns(10 * runs, () => session.run(decode));
       const y = (await session.run(prefill)).y!.data as Float32Array;
-      reference ??= y;
+      reference ??= y; // KERNEL_CANDIDATES starts with f32: every error is against it
       kernels.push({
         name: candidate.name,
         label: candidate.label,

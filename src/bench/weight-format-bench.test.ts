@@ -71,6 +71,7 @@ describe('bench --weights', () => {
       [['--model', 'm', '--layers', '2'], '--layers'],
       [['--preset', 'llava-1.5-7b', '--weights', 'q8'], '--weights'],
       [['--preset', 'llava-1.5-7b', '--store-activations'], '--store-activations: expected with --train'],
+      [['--kernels', '--reduce', 'pdrop'], '--kernels: expected only --preset, --runs, --threads, --json beside it, found --reduce'],
     ] as const) {
       const result = bench(...args);
       assert.equal(result.status, 1);

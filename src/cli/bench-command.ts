@@ -73,11 +73,15 @@ export function registerBenchCommand(program: Command): void {
 async function benchAction(flags: BenchFlags): Promise<void> {
   const { json, preset, model: modelFlag, weights, peers, train, kernels, textTokens, threads, storeActivations, ...options } = flags;
   if (kernels) {
-    const others = Object.entries({ '--model': modelFlag, '--weights': weights, '--peers': peers, '--train': train, '--text-tokens': textTokens, '--store-activations': storeActivations, '--layers': options.layers, '--profile': options.profile }).filter(([, v]) => v !== undefined);
-    if (others.length > 0) throw new OptionError({ subject: '--kernels', expected: 'only --preset, --runs, --threads, --json', found: others.map(([k]) => k).join(', ') });
+    // Every other flag (strategy flags included) would be ignored here: refuse it instead.
+    const { runs, ...ignored } = options;
+    const others = Object.entries({ model: modelFlag, weights, peers, train, textTokens, storeActivations, ...ignored })
+      .filter(([, v]) => v !== undefined)
+      .map(([key]) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    if (others.length > 0) throw new OptionError({ subject: '--kernels', expected: 'only --preset, --runs, --threads, --json beside it', found: others.join(', ') });
     const result = await runKernelBench({
       ...(preset !== undefined ? { preset } : {}),
-      ...(options.runs !== undefined ? { runs: wholeNumber('--runs', options.runs, 3, 1) } : {}),
+      ...(runs !== undefined ? { runs: wholeNumber('--runs', runs, 3, 1) } : {}),
       ...(threads !== undefined ? { threads: wholeNumber('--threads', threads, 0, 1) } : {}),
       onProgress: (label, done, total) => {
         if (done < total) process.stderr.write(`bench: kernel ${done + 1}/${total}: ${label}\n`);
