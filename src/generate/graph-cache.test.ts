@@ -37,11 +37,11 @@ describe('converted-model cache', () => {
   /** A fresh, empty cache directory. */
   const freshCache = () => join(root, `cache-${++cacheCount}`);
   const entries = (dir: string) => new GraphCache({ dir }).list();
-  /** The one entry's directory and its graph files, largest first. */
+  /** The one entry's directory and its graph and weights files, largest first (a weights file). */
   const graphFiles = (dir: string) => {
     const [entry] = entries(dir);
     assert.ok(entry, 'an entry');
-    const files = readdirSync(entry.path).filter((name) => name.endsWith('.onnx'));
+    const files = readdirSync(entry.path).filter((name) => name.endsWith('.onnx') || name.endsWith('.weights'));
     return { entry: entry.path, files: files.sort((a, b) => statSync(join(entry.path, b)).size - statSync(join(entry.path, a)).size) };
   };
 
@@ -119,6 +119,27 @@ describe('converted-model cache', () => {
     assert.deepEqual(damaged.logits, uncached.logits);
   });
 
+  it("keeps each graph's weights in a file of their own, and rebuilds a graph whose weights file is gone or whose graph file changed", async () => {
+    const dir = freshCache();
+    await run(checkpoint, { cache: { dir } });
+    const { entry, files } = graphFiles(dir);
+    assert.ok(files[0]!.endsWith('.weights'), 'the largest file is a weights file');
+    const weights = files.filter((name) => name.endsWith('.weights'));
+    assert.ok(weights.length >= 10, `most graphs have external weights (${weights.length})`);
+    rmSync(join(entry, weights[0]!));
+    const graph = join(entry, files.find((name) => name.endsWith('.onnx'))!);
+    const bytes = readFileSync(graph);
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0x01, bytes.length - 1);
+    writeFileSync(graph, bytes);
+    const damaged = await run(checkpoint, { cache: { dir } });
+    assert.match(damaged.warnings.join('\n'), new RegExp(`${weights[0]} is corrupt \\(missing\\)`));
+    assert.match(damaged.warnings.join('\n'), /\.onnx is corrupt \(contents differ from the manifest\)/);
+    assert.deepEqual(damaged.logits, uncached.logits);
+    const after = await run(checkpoint, { cache: { dir } });
+    assert.deepEqual(after.warnings, [], 'both were repaired');
+    assert.equal(after.cachedGraphs, 15);
+  });
+
   it('replaces an entry whose manifest is garbled', async () => {
     const dir = freshCache();
     await run(checkpoint, { cache: { dir } });
@@ -152,8 +173,8 @@ describe('converted-model cache', () => {
     const dir = freshCache();
     let files = 0;
     const fullDisk: CacheWrites = {
-      writeFile(path) {
-        if (++files < 3) return writeFileSync(path, new Uint8Array(10));
+      writeFile(path, chunks) {
+        if (++files < 3) return writeFileSync(path, Buffer.concat(chunks));
         writeFileSync(path, new Uint8Array(5)); // part of the file got out before the device filled
         throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
       },
@@ -162,6 +183,16 @@ describe('converted-model cache', () => {
     assert.deepEqual(result.logits, uncached.logits);
     assert.equal(result.warnings.length, 1);
     assert.match(result.warnings[0]!, /could not write the converted-model cache \(no space left on the device\)/);
+    assert.deepEqual(readdirSync(dir), [], 'no entry and no temporary');
+  });
+
+  it('goes on from memory when a file it wrote does not read back, leaving nothing behind', async () => {
+    const dir = freshCache();
+    const garbling: CacheWrites = { writeFile: (path) => writeFileSync(path, new Uint8Array(10)) };
+    const result = await run(checkpoint, { cache: { dir, writes: garbling } });
+    assert.deepEqual(result.logits, uncached.logits);
+    assert.equal(result.warnings.length, 1);
+    assert.match(result.warnings[0]!, /graph-000\.onnx does not open after writing .*; this load goes on without the cache/);
     assert.deepEqual(readdirSync(dir), [], 'no entry and no temporary');
   });
 

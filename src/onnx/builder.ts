@@ -66,6 +66,16 @@ export interface GraphInput extends Value {
 /** ONNX opset the builder targets (LayerNormalization needs 17). */
 export const OPSET = 17;
 const IR_VERSION = 8;
+/** Initialisers smaller than this stay inside the model (small constants), as onnxruntime's own saver keeps them. */
+const EXTERNAL_DATA_MIN_BYTES = 1024;
+/**
+ * onnxruntime maps an external initialiser into memory when its offset is a multiple of the
+ * allocation granularity (4 KiB on Linux and macOS, 64 KiB on Windows); 64 KiB serves all three.
+ * Only weights of at least a MiB are worth the padding; smaller ones are read, 64-byte aligned.
+ */
+const EXTERNAL_DATA_MAP_ALIGNMENT = 65536;
+const EXTERNAL_DATA_MAP_MIN_BYTES = 1 << 20;
+const EXTERNAL_DATA_ALIGNMENT = 64;
 
 export class GraphBuilder {
   private readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
@@ -257,6 +267,45 @@ export class GraphBuilder {
 
   /** Serialises the graph to ONNX model bytes for onnxruntime. */
   toModelBytes(): Uint8Array {
+    return this.encode(this.initializers);
+  }
+
+  /**
+   * Serialises the graph with its weights outside the model, as ONNX's external data: every
+   * initialiser of at least `EXTERNAL_DATA_MIN_BYTES` goes into one data file (called `location`,
+   * beside the model file), the large ones at offsets onnxruntime maps into memory instead of
+   * parsing and copying them. `data` lists the file's contents in
+   * order (weights and the zero padding between them): write them one after another.
+   */
+  toModelWithExternalData(location: string): { model: Uint8Array; data: Uint8Array[]; dataBytes: number } {
+    const data: Uint8Array[] = [];
+    let offset = 0;
+    const initializers = this.initializers.map((tensor) => {
+      const raw = tensor.rawData;
+      if (!raw || raw.byteLength < EXTERNAL_DATA_MIN_BYTES) return tensor;
+      const alignment = raw.byteLength >= EXTERNAL_DATA_MAP_MIN_BYTES ? EXTERNAL_DATA_MAP_ALIGNMENT : EXTERNAL_DATA_ALIGNMENT;
+      const padding = (alignment - (offset % alignment)) % alignment;
+      if (padding > 0) data.push(new Uint8Array(padding));
+      offset += padding;
+      data.push(raw);
+      const external = onnx.TensorProto.create({
+        name: tensor.name,
+        dims: tensor.dims,
+        dataType: tensor.dataType,
+        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+        externalData: [
+          { key: 'location', value: location },
+          { key: 'offset', value: String(offset) },
+          { key: 'length', value: String(raw.byteLength) },
+        ],
+      });
+      offset += raw.byteLength;
+      return external;
+    });
+    return { model: this.encode(initializers), data, dataBytes: offset };
+  }
+
+  private encode(initializers: readonly InstanceType<typeof onnx.TensorProto>[]): Uint8Array {
     if (this.outputs.length === 0) {
       throw new GraphError({ subject: `graph ${this.graphName}`, expected: 'at least one output', found: 'none' });
     }
@@ -267,7 +316,7 @@ export class GraphBuilder {
       graph: onnx.GraphProto.create({
         name: this.graphName,
         node: this.nodes,
-        initializer: this.initializers,
+        initializer: [...initializers],
         input: this.inputs.map(valueInfo),
         output: this.outputs.map(valueInfo),
       }),

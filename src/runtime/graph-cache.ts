@@ -1,22 +1,26 @@
 // The converted-model cache: a model's weight graphs, already converted and quantised, kept on disk
 // as ONNX files so that the next load skips reading, converting and quantising the checkpoint.
 //
-// Layout: <cache dir>/<entry>/manifest.json + graph-NNN.onnx, one entry per checkpoint and options
-// (the key). An entry is written in a temporary directory and renamed into place only once every
-// graph and the manifest are on disk, so an interrupted or concurrent write never leaves an entry
-// that gets read. Every graph file is checked against the manifest's size and SHA-1 when it is read
-// (an integrity check against truncation and bit rot, not against an adversary); a bad one is rebuilt
-// from the checkpoint and replaced, with a warning. Failing to write (no disk space, no permission)
-// costs only the cache: the load goes on, with a warning.
+// Layout: <cache dir>/<entry>/manifest.json + graph-NNN.onnx (the graph) + graph-NNN.weights (its
+// weights, ONNX external data at offsets onnxruntime maps into memory: opening a cached 7B is then
+// no protobuf parse and no copy of 7 GB), one entry per checkpoint and options (the key). An entry
+// is written in a temporary directory and renamed into place only once every graph and the manifest
+// are on disk, so an interrupted or concurrent write never leaves an entry that gets read. Every
+// file is checked against the manifest's size and SHA-1 when it is read (an integrity check against
+// truncation and bit rot, not against an adversary; the weights file's on a worker thread while
+// onnxruntime opens the graph, and the graph is used only once it passed); a bad one is rebuilt from
+// the checkpoint and replaced, with a warning. Failing to write (no disk space, no permission) costs
+// only the cache: the load goes on, with a warning.
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { GraphBuilder, GraphInput } from '../onnx/builder.js';
-import { GraphSession, type GraphOpener, type SerializedGraph, type SessionSettings } from './session.js';
+import { FileChecksums } from './file-checksum.js';
+import { GraphSession, type GraphOpener, type SessionSettings } from './session.js';
 
 /** Bumped whenever the graphs built from the same weights change, so older entries are never used. */
-export const GRAPH_CACHE_FORMAT = 2;
+export const GRAPH_CACHE_FORMAT = 3;
 const MANIFEST = 'manifest.json';
 const TEMPORARY = /\.tmp-(\d+)-[0-9a-f]+$/;
 
@@ -35,14 +39,19 @@ export interface CacheSource {
   readonly options: Readonly<Record<string, unknown>>;
 }
 
-interface ManifestGraph {
-  readonly label: string;
+interface ManifestFile {
   readonly file: string;
+  readonly bytes: number;
+  readonly sha1: string;
+}
+
+interface ManifestGraph extends ManifestFile {
+  readonly label: string;
   readonly name: string;
   readonly inputs: readonly GraphInput[];
   readonly weightBytes: number;
-  readonly bytes: number;
-  readonly sha1: string;
+  /** The graph's external data; null when every initialiser is small enough to sit in the graph file. */
+  readonly weights: ManifestFile | null;
 }
 
 interface Manifest {
@@ -60,15 +69,18 @@ export interface CacheEntryInfo {
 
 /** How the cache touches the disk for writes; tests swap it to run out of space. */
 export interface CacheWrites {
-  writeFile(path: string, bytes: Uint8Array): void;
+  /** Writes `chunks` one after another as the file's contents. */
+  writeFile(path: string, chunks: readonly Uint8Array[]): void;
 }
 
 const DISK_WRITES: CacheWrites = {
-  writeFile(path, bytes) {
+  writeFile(path, chunks) {
     const fd = openSync(path, 'w');
     try {
-      let done = 0;
-      while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
+      for (const bytes of chunks) {
+        let done = 0;
+        while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
+      }
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -121,7 +133,7 @@ export class GraphCache {
     for (const name of readdirSync(this.dir)) {
       const path = join(this.dir, name);
       const manifest = readManifest(path);
-      if (manifest) entries.push({ path, source: manifest.source, bytes: manifest.graphs.reduce((sum, g) => sum + g.bytes, 0) });
+      if (manifest) entries.push({ path, source: manifest.source, bytes: manifest.graphs.reduce((sum, g) => sum + g.bytes + (g.weights?.bytes ?? 0), 0) });
     }
     return entries;
   }
@@ -151,10 +163,10 @@ export class GraphCache {
     return manifest.key === key ? manifest : null;
   }
 
-  /** @internal Writes `bytes` to `path`, or warns and returns false. */
-  tryWrite(path: string, bytes: Uint8Array): boolean {
+  /** @internal Writes `chunks` to `path`, or warns and returns false. */
+  tryWrite(path: string, chunks: readonly Uint8Array[]): boolean {
     try {
-      this.writes.writeFile(path, bytes);
+      this.writes.writeFile(path, chunks);
       return true;
     } catch (error) {
       rmSync(path, { force: true });
@@ -199,6 +211,7 @@ export class CachedGraphOpener implements GraphOpener {
   private readonly temporary: string;
   /** How many graphs came from the cache, for reports. */
   hits = 0;
+  private readonly checksums = new FileChecksums();
 
   constructor(
     private readonly cache: GraphCache,
@@ -222,25 +235,36 @@ export class CachedGraphOpener implements GraphOpener {
   async open(label: string, build: () => GraphBuilder): Promise<GraphSession> {
     const cached = this.manifest?.graphs.find((g) => g.label === label);
     if (cached) {
-      const bytes = this.readChecked(cached);
-      if (bytes) {
+      const session = await this.openCached(cached);
+      if (session) {
         this.hits++;
-        return GraphSession.fromModel({ name: cached.name, bytes, inputs: cached.inputs, weightBytes: cached.weightBytes }, this.settings);
+        return session;
       }
     }
     const graph = build();
-    const serialized: SerializedGraph = { name: graph.graphName, bytes: graph.toModelBytes(), inputs: graph.inputList, weightBytes: graph.initializerBytes };
-    if (this.manifest) this.repair(label, serialized);
-    else this.record(label, serialized);
-    return GraphSession.fromModel(serialized, this.settings);
+    const stored = this.manifest ? this.repair(label, graph) : this.record(label, graph);
+    if (stored) {
+      try {
+        return await GraphSession.fromFile(stored.path, stored.graph, this.settings);
+      } catch (error) {
+        // What was just written does not read back (a failing disk): the load goes on from memory.
+        this.cache.warning(`the converted-model cache file ${stored.path} does not open after writing (${(error as Error).message}); this load goes on without the cache`);
+        if (!this.manifest) this.abandon();
+      }
+    }
+    return GraphSession.create(graph, this.settings);
   }
 
   /** Completes a new entry: writes its manifest and renames it into place. */
   finish(): void {
-    if (this.written === null) return;
+    if (this.written === null) {
+      void this.checksums.close();
+      return;
+    }
+    void this.checksums.close();
     const manifest: Manifest = { format: GRAPH_CACHE_FORMAT, key: this.key, source: this.source, graphs: this.written };
     this.written = null;
-    if (!this.cache.tryWrite(join(this.temporary, MANIFEST), new TextEncoder().encode(JSON.stringify(manifest)))) {
+    if (!this.cache.tryWrite(join(this.temporary, MANIFEST), [new TextEncoder().encode(JSON.stringify(manifest))])) {
       rmSync(this.temporary, { recursive: true, force: true });
       return;
     }
@@ -256,11 +280,16 @@ export class CachedGraphOpener implements GraphOpener {
 
   /** Gives up a new entry (the load failed). */
   abandon(): void {
+    void this.checksums.close();
     this.written = null;
     rmSync(this.temporary, { recursive: true, force: true });
   }
 
-  private readChecked(graph: ManifestGraph): Uint8Array | null {
+  /**
+   * The cached graph opened, or null (with a warning) when a file of it is missing or differs from
+   * the manifest. Its weights file is hashed on the worker while onnxruntime maps it.
+   */
+  private async openCached(graph: ManifestGraph): Promise<GraphSession | null> {
     const path = join(this.entryPath, graph.file);
     let bytes: Uint8Array;
     try {
@@ -269,8 +298,29 @@ export class CachedGraphOpener implements GraphOpener {
       return this.corrupt(path, 'missing');
     }
     if (bytes.byteLength !== graph.bytes) return this.corrupt(path, `${bytes.byteLength} bytes, expected ${graph.bytes}`);
-    if (sha1(bytes) !== graph.sha1) return this.corrupt(path, 'contents differ from the manifest');
-    return bytes;
+    if (sha1([bytes]) !== graph.sha1) return this.corrupt(path, 'contents differ from the manifest');
+    if (graph.weights === null) return GraphSession.fromModel({ name: graph.name, bytes, inputs: graph.inputs, weightBytes: graph.weightBytes }, this.settings);
+    const weightsPath = join(this.entryPath, graph.weights.file);
+    let size: number;
+    try {
+      size = statSync(weightsPath).size;
+    } catch {
+      return this.corrupt(weightsPath, 'missing');
+    }
+    if (size !== graph.weights.bytes) return this.corrupt(weightsPath, `${size} bytes, expected ${graph.weights.bytes}`);
+    const digest = this.checksums.sha1(weightsPath).catch(() => null);
+    let session: GraphSession;
+    try {
+      session = await GraphSession.fromFile(path, graph, this.settings);
+    } catch (error) {
+      await digest;
+      return this.corrupt(path, `onnxruntime does not open it (${(error as Error).message})`);
+    }
+    if ((await digest) !== graph.weights.sha1) {
+      await session.release();
+      return this.corrupt(weightsPath, 'contents differ from the manifest');
+    }
+    return session;
   }
 
   private corrupt(path: string, found: string): null {
@@ -278,38 +328,75 @@ export class CachedGraphOpener implements GraphOpener {
     return null;
   }
 
-  private record(label: string, graph: SerializedGraph): void {
-    if (this.written === null) return;
-    const file = `graph-${String(this.written.length).padStart(3, '0')}.onnx`;
-    if (!this.cache.tryWrite(join(this.temporary, file), graph.bytes)) {
+  /** Adds `graph` to the new entry; where it was written, or null when the entry was given up. */
+  private record(label: string, graph: GraphBuilder): StoredGraph | null {
+    if (this.written === null) return null;
+    const stored = this.store(this.temporary, `graph-${String(this.written.length).padStart(3, '0')}`, graph, '');
+    if (!stored) {
       this.abandon();
-      return;
+      return null;
     }
-    this.written.push({ label, file, ...describe(graph) });
+    this.written.push({ label, ...stored });
+    return { path: join(this.temporary, stored.file), graph: stored };
   }
 
-  /** Replaces a bad file of the existing entry with the rebuilt graph (same key, so same bytes). */
-  private repair(label: string, graph: SerializedGraph): void {
+  /** Replaces a bad graph of the existing entry with the rebuilt one (same key, so same bytes); null when it could not. */
+  private repair(label: string, graph: GraphBuilder): StoredGraph | null {
     const cached = this.manifest!.graphs.find((g) => g.label === label);
-    const described = describe(graph);
-    if (!cached || cached.sha1 !== described.sha1) {
-      // The entry does not match what this code builds: drop it; the next load writes a new one.
-      this.cache.warning(`converted-model cache entry ${this.entryPath} does not match the checkpoint's graph "${label}"; removing it`);
-      rmSync(this.entryPath, { recursive: true, force: true });
-      return;
+    if (!cached) return this.mismatch(label);
+    const base = cached.file.replace(/\.onnx$/, '');
+    const temporary = `.tmp-${process.pid}`;
+    const stored = this.store(this.entryPath, base, graph, temporary);
+    if (!stored) return null;
+    const files = [stored, ...(stored.weights ? [stored.weights] : [])];
+    if (cached.sha1 !== stored.sha1 || cached.weights?.sha1 !== stored.weights?.sha1) {
+      for (const file of files) rmSync(join(this.entryPath, file.file + temporary), { force: true });
+      return this.mismatch(label);
     }
-    const path = join(this.entryPath, cached.file);
-    const temporary = `${path}.tmp-${process.pid}`;
-    if (this.cache.tryWrite(temporary, graph.bytes)) renameSync(temporary, path);
+    // The weights first: the graph file names them.
+    for (const file of files.reverse()) renameSync(join(this.entryPath, file.file + temporary), join(this.entryPath, file.file));
+    return { path: join(this.entryPath, stored.file), graph: stored };
+  }
+
+  /** The entry does not match what this code builds: drop it; the next load writes a new one. */
+  private mismatch(label: string): null {
+    this.cache.warning(`converted-model cache entry ${this.entryPath} does not match the checkpoint's graph "${label}"; removing it`);
+    rmSync(this.entryPath, { recursive: true, force: true });
+    return null;
+  }
+
+  /** Writes `graph` as `base`.onnx and `base`.weights (each name + `suffix`) into `dir`; null when a write failed. */
+  private store(dir: string, base: string, graph: GraphBuilder, suffix: string): Omit<ManifestGraph, 'label'> | null {
+    const weightsFile = `${base}.weights`;
+    const { model, data, dataBytes } = graph.toModelWithExternalData(weightsFile);
+    if (dataBytes > 0 && !this.cache.tryWrite(join(dir, weightsFile + suffix), data)) return null;
+    const file = `${base}.onnx`;
+    if (!this.cache.tryWrite(join(dir, file + suffix), [model])) {
+      rmSync(join(dir, weightsFile + suffix), { force: true });
+      return null;
+    }
+    return {
+      file,
+      bytes: model.byteLength,
+      sha1: sha1([model]),
+      name: graph.graphName,
+      inputs: graph.inputList,
+      weightBytes: graph.initializerBytes,
+      weights: dataBytes > 0 ? { file: weightsFile, bytes: dataBytes, sha1: sha1(data) } : null,
+    };
   }
 }
 
-function describe(graph: SerializedGraph): Omit<ManifestGraph, 'label' | 'file'> {
-  return { name: graph.name, inputs: graph.inputs, weightBytes: graph.weightBytes, bytes: graph.bytes.byteLength, sha1: sha1(graph.bytes) };
+/** A graph written to the cache: its file, and what opening it needs. */
+interface StoredGraph {
+  readonly path: string;
+  readonly graph: Omit<ManifestGraph, 'label'>;
 }
 
-function sha1(bytes: Uint8Array): string {
-  return createHash('sha1').update(bytes).digest('hex');
+function sha1(chunks: readonly Uint8Array[]): string {
+  const hash = createHash('sha1');
+  for (const chunk of chunks) hash.update(chunk);
+  return hash.digest('hex');
 }
 
 function readManifest(entry: string): Manifest | null {

@@ -46,8 +46,20 @@ export class GraphSession {
     return GraphSession.fromModel({ name: graph.graphName, bytes: graph.toModelBytes(), inputs: graph.inputList, weightBytes: graph.initializerBytes }, settings);
   }
 
-  /** Opens a serialised model, e.g. one read back from the converted-model cache. */
-  static async fromModel(model: SerializedGraph, settings: SessionSettings = {}): Promise<GraphSession> {
+  /** Opens a serialised model. */
+  static fromModel(model: SerializedGraph, settings: SessionSettings = {}): Promise<GraphSession> {
+    return GraphSession.open(model.bytes, model, settings);
+  }
+
+  /**
+   * Opens a model file, e.g. one of the converted-model cache's: onnxruntime reads it itself and
+   * maps the weights of its external data file into memory rather than copying them.
+   */
+  static fromFile(path: string, model: Omit<SerializedGraph, 'bytes'>, settings: SessionSettings = {}): Promise<GraphSession> {
+    return GraphSession.open(path, model, settings);
+  }
+
+  private static async open(source: Uint8Array | string, model: Omit<SerializedGraph, 'bytes'>, settings: SessionSettings): Promise<GraphSession> {
     const options: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
@@ -62,7 +74,7 @@ export class GraphSession {
     };
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(model.bytes, options);
+      session = typeof source === 'string' ? await ort.InferenceSession.create(source, options) : await ort.InferenceSession.create(source, options);
     } catch (cause) {
       throw new GraphError({
         subject: `graph ${model.name}`,
