@@ -38,7 +38,7 @@ describe('relaunchWithMallocSettings', { skip: process.platform !== 'linux' && '
     const result = run(env, 3);
     assert.equal(result.status, 3);
     const [setting, pid] = result.stdout.trim().split(' ');
-    assert.equal(setting, '65536');
+    assert.equal(setting, '33554432');
     assert.notEqual(Number(pid), result.pid, 'the output came from a child');
   });
 
@@ -48,7 +48,7 @@ describe('relaunchWithMallocSettings', { skip: process.platform !== 'linux' && '
     let out = '';
     parent.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
-      if (out.includes('65536')) parent.kill('SIGTERM');
+      if (out.includes('33554432')) parent.kill('SIGTERM');
     });
     const code = await new Promise<number | null>((resolve) => parent.once('exit', resolve));
     assert.match(out, /got SIGTERM/);
