@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CheckpointError, describe } from '../errors.js';
-import { isFloatDtype } from './dtype.js';
+import { isFloatDtype, type FloatDtype } from './dtype.js';
 import { SafetensorsFile, type TensorInfo } from './safetensors.js';
 
 export const SINGLE_FILE = 'model.safetensors';
@@ -88,6 +88,13 @@ export class Checkpoint {
   float32(name: string, expectedShape?: readonly number[]): Float32Array {
     if (expectedShape !== undefined) this.checkFloatTensor(name, expectedShape);
     return this.file(name).readFloat32(name);
+  }
+
+  /** The tensor's bytes in its stored float dtype, after checking its shape against `expectedShape`. */
+  stored(name: string, expectedShape: readonly number[]): { dtype: FloatDtype; bytes: Uint8Array } {
+    this.checkFloatTensor(name, expectedShape);
+    const file = this.file(name);
+    return { dtype: file.info(name).dtype as FloatDtype, bytes: file.readRaw(name) };
   }
 
   close(): void {

@@ -1,11 +1,23 @@
 // How model builders get weights: by checkpoint name, with the expected shape checked by the source.
 // `linear` turns a PyTorch Linear weight [out, in] into the [in, out] matrix a MatMul wants.
+import type { FloatDtype } from '../checkpoint/dtype.js';
 import type { GraphBuilder, Value } from '../onnx/builder.js';
+
+/** A tensor as a checkpoint stores it: its float dtype and its little-endian bytes. */
+export interface StoredTensor {
+  readonly dtype: FloatDtype;
+  readonly bytes: Uint8Array;
+}
 
 export interface WeightSource {
   has(name: string): boolean;
   /** The tensor as float32, after checking it has exactly `shape`. */
   float32(name: string, shape: readonly number[]): Float32Array;
+  /**
+   * The tensor in its stored dtype, after checking it has exactly `shape`, for what is read a few
+   * rows at a time (the embedding table); sources that only make float32 leave it out.
+   */
+  stored?(name: string, shape: readonly number[]): StoredTensor;
 }
 
 /** Transposes a row-major [rows, cols] matrix, in 64x64 tiles so both sides stay in cache. */

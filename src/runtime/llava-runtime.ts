@@ -28,6 +28,7 @@ import type { GraphBuilder } from '../onnx/builder.js';
 import { linearPlan, type WeightFormatOptions } from '../quant/format.js';
 import { smoothedDecoderWeights } from '../quant/smooth.js';
 import { floatTensor, GraphSession, int64Tensor, type Feeds, type GraphOpener, type SessionSettings } from './session.js';
+import { EmbeddingTable } from './embedding-table.js';
 import type { KvCache, LayerKv } from './kv-cache.js';
 import { attentionMask } from './mask.js';
 
@@ -110,7 +111,7 @@ export class LlavaRuntime {
     private readonly decoderLayerSessions: readonly DecoderLayerSessions[],
     private readonly lmHeadSession: GraphSession,
     /** embed_tokens [V, D], looked up in JS: a gather needs no graph. */
-    private readonly embedTable: Float32Array,
+    private readonly embedTable: EmbeddingTable,
     /** LLaVA-NeXT's row-end vector [D], spliced in by the feature packing; null for LLaVA-1.5. */
     readonly imageNewline: Float32Array | null,
     /** The final RMSNorm's weight [D] as the checkpoint holds it (strategies compare states after it). */
@@ -149,7 +150,8 @@ export class LlavaRuntime {
       });
     }
     const lmHead = await open('lm_head', () => buildLmHeadGraph(t, weights, plan.lmHead));
-    const embedTable = weights.float32(EMBED_WEIGHT, [t.vocabSize, t.hiddenSize]);
+    // Smoothing (int8) leaves the embedding table alone: read it as the checkpoint stores it.
+    const embedTable = EmbeddingTable.read(checkpointWeights, EMBED_WEIGHT, t.vocabSize, t.hiddenSize);
     const imageNewline = arch.anyres ? weights.float32(IMAGE_NEWLINE_WEIGHT, [t.hiddenSize]) : null;
     const finalNormWeight = checkpointWeights.float32(FINAL_NORM_WEIGHT, [t.hiddenSize]);
     options.onProgress?.({ done: ++done, total, label: 'embeddings' });
@@ -223,15 +225,7 @@ export class LlavaRuntime {
 
   /** Rows of embed_tokens for `ids`: [T, D]. */
   embedTokens(ids: readonly number[]): Float32Array {
-    const { hiddenSize: D, vocabSize: V } = this.arch.text;
-    const out = new Float32Array(ids.length * D);
-    ids.forEach((id, row) => {
-      if (!Number.isInteger(id) || id < 0 || id >= V) {
-        throw new GraphError({ subject: 'token id', expected: `an integer in [0, ${V})`, found: String(id) });
-      }
-      out.set(this.embedTable.subarray(id * D, (id + 1) * D), row * D);
-    });
-    return out;
+    return this.embedTable.rows(ids);
   }
 
   /**
