@@ -7,7 +7,7 @@ import { OptionError } from '../errors.js';
 
 describe('bench --kernels', () => {
   it('times every candidate at both shapes and measures its error against f32', async () => {
-    const result = await runKernelBench({ inFeatures: 256, outFeatures: 96, rows: 8, runs: 1 });
+    const result = await runKernelBench({ inFeatures: 256, outFeatures: 96, rows: 8, runs: 1, decodeWorkingSet: 256 * 96 * 4 * 3 });
     assert.deepEqual(result.kernels.map((k) => k.label), KERNEL_CANDIDATES.map((c) => c.label));
     const byKind = new Map(result.kernels.map((k) => [k.name, k]));
     assert.equal(byKind.get('f32')!.relativeError, 0);
@@ -23,6 +23,9 @@ describe('bench --kernels', () => {
     assert.equal(byKind.get('f32')!.weightBytes, 256 * 96 * 4);
     assert.equal(byKind.get('int8')!.weightBytes, 256 * 96 + 96 * 4);
     for (const k of result.kernels) assert.ok(k.prefillMs > 0 && k.decodeMs > 0 && Number.isFinite(k.prefillGflops), k.label);
+    // Decode runs through as many copies as make the working set: 3 of the f32 weight, more of the smaller encodings.
+    assert.equal(byKind.get('f32')!.decodeCopies, 3);
+    assert.equal(byKind.get('int8')!.decodeCopies, Math.ceil((256 * 96 * 4 * 3) / (256 * 96 + 96 * 4)));
     assert.deepEqual(result.kernels.filter((k) => k.usedBy).map((k) => k.usedBy), ['f32', 'q8', 'q4']);
     const table = formatKernelBenchTable(result).trim().split('\n');
     assert.match(table[0]!, /256 -> 96; prefill 8 rows, decode 1 row/);

@@ -4,6 +4,9 @@
 // row), with each one's relative error against the f32 MatMul on the same seeded weights. Which
 // kernel is fastest differs between machines (int8 dot-product instructions, AMX) and between the
 // two shapes (a decode step only reads the weights once), so the choice is measured, not assumed.
+// A decode step reads every layer's weights once, from memory: timed on one weight over and over,
+// the weight would sit in the CPU's cache, so the decode row runs through copies of the weight (as
+// many as make `decodeWorkingSet` bytes) in turn.
 import { normalizeLlavaConfig } from '../config/llava.js';
 import { PRESETS } from '../config/presets.js';
 import { OptionError } from '../errors.js';
@@ -42,14 +45,20 @@ export interface KernelBenchOptions {
   readonly preset?: string;
   /** Rows of the prefill shape (default 616). */
   readonly rows?: number;
-  /** Timed runs after a warm-up; the fastest counts (default 3 for the prefill, 10x that for decode). */
+  /** Timed runs after a warm-up; the fastest counts (default 3), for the prefill and for each decode turn through the copies. */
   readonly runs?: number;
   readonly threads?: number;
   /** Override the preset's shape (tests use small ones). */
   readonly inFeatures?: number;
   readonly outFeatures?: number;
+  /** Bytes of weights the decode row cycles through, well past any CPU cache (default 512 MB). */
+  readonly decodeWorkingSet?: number;
   readonly onProgress?: (label: string, done: number, total: number) => void;
 }
+
+const DEFAULT_DECODE_WORKING_SET = 512e6;
+/** Copies cap: the 4-bit weights of a tiny test shape would otherwise need thousands of sessions. */
+const MAX_DECODE_COPIES = 32;
 
 export interface KernelRow {
   readonly name: string;
@@ -59,9 +68,12 @@ export interface KernelRow {
   readonly weightBytes: number;
   readonly prefillMs: number;
   readonly prefillGflops: number;
+  /** One row through one copy of the weight, averaged over the copies' turn. */
   readonly decodeMs: number;
   /** Weight bytes read per ms of a decode step, GB/s: the rate a decode step is bound by. */
   readonly decodeGBs: number;
+  /** Copies of the weight the decode row ran through in turn. */
+  readonly decodeCopies: number;
   /** RMS of (y - y_f32) over RMS of y_f32, on the prefill's output. */
   readonly relativeError: number;
 }
@@ -105,16 +117,27 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
   let reference: Float32Array | null = null;
   for (const [index, candidate] of KERNEL_CANDIDATES.entries()) {
     options.onProgress?.(candidate.label, index, KERNEL_CANDIDATES.length);
-    const g = new GraphBuilder('kernel');
-    const input = g.input('x', 'float32', ['R', K]);
-    g.output(linear(g, new Ops(g), weights, 'kernel.weight', input, N, K, candidate.encoding), 'y', 'float32', ['R', N]);
-    const weightBytes = g.initializerBytes;
-    const session = await GraphSession.create(g, settings);
+    // Copy k's weight is the seeded tensor of its own name, so no two copies share memory.
+    const graph = (copy: number) => {
+      const g = new GraphBuilder('kernel');
+      const input = g.input('x', 'float32', ['R', K]);
+      g.output(linear(g, new Ops(g), weights, copy === 0 ? 'kernel.weight' : `kernel.weight.${copy}`, input, N, K, candidate.encoding), 'y', 'float32', ['R', N]);
+      return g;
+    };
+    const first = graph(0);
+    const weightBytes = first.initializerBytes;
+    const copies = Math.max(1, Math.min(MAX_DECODE_COPIES, Math.ceil((options.decodeWorkingSet ?? DEFAULT_DECODE_WORKING_SET) / weightBytes)));
+    const session = await GraphSession.create(first, settings);
+    const sessions = [session];
     try {
+      for (let copy = 1; copy < copies; copy++) sessions.push(await GraphSession.create(graph(copy), settings));
       const prefill = { x: floatTensor(x, [rows, K]) };
       const decode = { x: floatTensor(x.subarray(0, K), [1, K]) };
       const prefillMs = await timedRuns(runs, () => session.run(prefill));
-      const decodeMs = await timedRuns(10 * runs, () => session.run(decode));
+      const turnMs = await timedRuns(runs, async () => {
+        for (const copy of sessions) await copy.run(decode);
+      });
+      const decodeMs = turnMs / copies;
       const y = (await session.run(prefill)).y!.data as Float32Array;
       reference ??= y; // KERNEL_CANDIDATES starts with f32: every error is against it
       kernels.push({
@@ -126,10 +149,11 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
         prefillGflops: (2 * rows * K * N) / (prefillMs * 1e6),
         decodeMs,
         decodeGBs: weightBytes / (decodeMs * 1e6),
+        decodeCopies: copies,
         relativeError: rmsRelative(y, reference),
       });
     } finally {
-      await session.release();
+      await Promise.all(sessions.map((s) => s.release()));
     }
   }
   options.onProgress?.('done', KERNEL_CANDIDATES.length, KERNEL_CANDIDATES.length);
@@ -137,10 +161,11 @@ export async function runKernelBench(options: KernelBenchOptions = {}): Promise<
 }
 
 export function formatKernelBenchTable(result: KernelBenchResult): string {
-  const header = `Linear kernels: ${result.preset}'s MLP up projection, ${result.inFeatures} -> ${result.outFeatures}; prefill ${result.rows} rows, decode 1 row; ` +
+  const header = `Linear kernels: ${result.preset}'s MLP up projection, ${result.inFeatures} -> ${result.outFeatures}; prefill ${result.rows} rows, ` +
+    `decode 1 row through each of the weight's copies in turn (copies column: so the weights come from memory, as in a model's decode step); ` +
     `${result.threads ?? 'default'} threads; other processes used ${(100 * result.othersCpuShare).toFixed(0)}% of the CPU meanwhile`;
   const table = alignedTable(
-    ['kernel', 'used by', 'weight MB', 'prefill ms', 'GFLOP/s', 'decode ms', 'weight GB/s', 'rel. error'],
+    ['kernel', 'used by', 'weight MB', 'prefill ms', 'GFLOP/s', 'decode ms', 'copies', 'weight GB/s', 'rel. error'],
     result.kernels.map((k) => [
       k.label,
       k.usedBy ?? '',
@@ -148,6 +173,7 @@ export function formatKernelBenchTable(result: KernelBenchResult): string {
       k.prefillMs.toFixed(1),
       k.prefillGflops.toFixed(0),
       k.decodeMs.toFixed(2),
+      String(k.decodeCopies),
       k.decodeGBs.toFixed(1),
       k.relativeError.toExponential(2),
     ]),
