@@ -1,11 +1,14 @@
-// The CLI's relaunch with a fixed glibc mmap threshold: the child sees the setting, the parent
-// hands back the child's exit code, and a process that already has the setting runs as it is.
+// The CLI's relaunch with a fixed glibc mmap threshold and huge pages: the child sees the settings
+// (the user's other tunables kept), the parent hands back the child's exit code, and a process
+// that already has the threshold runs as it is.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+import { tunablesWithHugePages } from './relaunch.js';
 
 const RELAUNCH = join(import.meta.dirname, 'relaunch.ts');
 
@@ -23,7 +26,7 @@ describe('relaunchWithMallocSettings', { skip: process.platform !== 'linux' && '
         `if (code !== null) process.exit(code);\n` +
         // The handler goes in before the line that tells the test to send the signal.
         `if (process.argv[2] === 'wait') process.on('SIGTERM', () => { process.stdout.write('got SIGTERM\\n'); process.exit(7); });\n` +
-        `process.stdout.write(String(process.env.MALLOC_MMAP_THRESHOLD_) + ' ' + process.pid + '\\n');\n` +
+        `process.stdout.write(String(process.env.MALLOC_MMAP_THRESHOLD_) + ' ' + process.pid + ' ' + String(process.env.GLIBC_TUNABLES) + '\\n');\n` +
         `if (process.argv[2] === 'wait') setInterval(() => {}, 1000);\n` +
         `else process.exit(Number(process.argv[2]));\n`,
     );
@@ -33,13 +36,21 @@ describe('relaunchWithMallocSettings', { skip: process.platform !== 'linux' && '
   const run = (env: NodeJS.ProcessEnv, exitCode: number) =>
     spawnSync(process.execPath, ['--import', 'tsx', script, String(exitCode)], { encoding: 'utf8', env });
 
-  it('runs the command again in a child with the setting, and exits with its code', () => {
-    const { MALLOC_MMAP_THRESHOLD_: _, ...env } = process.env;
+  it('runs the command again in a child with the settings, and exits with its code', () => {
+    const { MALLOC_MMAP_THRESHOLD_: _, GLIBC_TUNABLES: __, ...env } = process.env;
     const result = run(env, 3);
     assert.equal(result.status, 3);
-    const [setting, pid] = result.stdout.trim().split(' ');
+    const [setting, pid, tunables] = result.stdout.trim().split(' ');
     assert.equal(setting, '33554432');
+    assert.equal(tunables, 'glibc.malloc.hugetlb=1');
     assert.notEqual(Number(pid), result.pid, 'the output came from a child');
+    const theirs = run({ ...env, GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, 0);
+    assert.equal(theirs.stdout.trim().split(' ')[2], 'glibc.malloc.hugetlb=1:glibc.malloc.arena_max=2', "the user's tunables are kept");
+  });
+
+  it("leaves a user's own huge-page tunable as it is", () => {
+    assert.equal(tunablesWithHugePages('glibc.malloc.hugetlb=0'), 'glibc.malloc.hugetlb=0');
+    assert.equal(tunablesWithHugePages(''), 'glibc.malloc.hugetlb=1');
   });
 
   it('passes SIGTERM sent to the parent on to the child, and exits with its code', async () => {

@@ -7,13 +7,24 @@
 // while the largest blocks (weights being converted) still go back to the system when freed.
 // Measured on the 7B cut to 8 decoder layers, q8, AMD EPYC VM (README, "Memory"): against a 64 KiB
 // threshold (every activation in mmap), prefill 14.6 -> 7.0 s, decode 135 -> 101 ms/token, peak
-// RSS 2.94 -> 3.33 GiB. glibc reads the setting once, at process start, so the CLI relaunches
-// itself with it set.
+// RSS 2.94 -> 3.33 GiB. Where the kernel hands out transparent huge pages on request (Linux's
+// default, `madvise`), glibc's `glibc.malloc.hugetlb=1` tunable asks for them on every block it
+// maps, so a fresh 27 MB activation faults 14 times instead of 6600 (same machine: one q8 Linear
+// at 616 rows 273 -> 127 ms, a cached load 8.4 -> 5.7 s; README, "Memory"). glibc reads both
+// settings once, at process start, so the CLI relaunches itself with them set.
 import { spawn } from 'node:child_process';
 
 const MMAP_THRESHOLD = 'MALLOC_MMAP_THRESHOLD_';
 /** glibc's largest accepted value on 64-bit (HEAP_MAX_SIZE / 2); above it the setting is ignored. */
 const MMAP_THRESHOLD_BYTES = String(32 * 1024 * 1024);
+const TUNABLES = 'GLIBC_TUNABLES';
+const HUGE_PAGES = 'glibc.malloc.hugetlb=1';
+
+/** `GLIBC_TUNABLES` with huge pages asked for, keeping the user's other tunables (theirs win). */
+export function tunablesWithHugePages(current: string | undefined): string {
+  if (current === undefined || current === '') return HUGE_PAGES;
+  return current.split(':').some((entry) => entry.startsWith('glibc.malloc.hugetlb=')) ? current : `${HUGE_PAGES}:${current}`;
+}
 
 /**
  * On Linux without the setting, runs this same command again as a child with it and resolves to
@@ -25,7 +36,7 @@ export async function relaunchWithMallocSettings(): Promise<number | null> {
   if (process.platform !== 'linux' || process.env[MMAP_THRESHOLD] !== undefined) return null;
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
-    env: { ...process.env, [MMAP_THRESHOLD]: MMAP_THRESHOLD_BYTES },
+    env: { ...process.env, [MMAP_THRESHOLD]: MMAP_THRESHOLD_BYTES, [TUNABLES]: tunablesWithHugePages(process.env[TUNABLES]) },
   });
   const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
   const handlers = new Map<NodeJS.Signals, () => void>([
