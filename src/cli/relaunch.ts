@@ -9,9 +9,10 @@
 // threshold (every activation in mmap), prefill 14.6 -> 7.0 s, decode 135 -> 101 ms/token, peak
 // RSS 2.94 -> 3.33 GiB. Where the kernel hands out transparent huge pages on request (Linux's
 // default, `madvise`), glibc's `glibc.malloc.hugetlb=1` tunable asks for them on every block it
-// maps, so a fresh 27 MB activation faults 14 times instead of 6600 (same machine: one q8 Linear
-// at 616 rows 273 -> 127 ms, a cached load 8.4 -> 5.7 s; README, "Memory"). glibc reads both
-// settings once, at process start, so the CLI relaunches itself with them set.
+// maps, so a fresh 27 MB activation can fault in 2 MiB pages (14) instead of 4 KiB ones (6600).
+// Measured on the same machine: one q8 Linear at 616 rows 273 -> 127 ms (ORT's profiler), a cached
+// load 8.4 -> 5.7 s (README, "Memory"). glibc reads both settings once, at process start, so the
+// CLI relaunches itself with them set.
 import { spawn } from 'node:child_process';
 
 const MMAP_THRESHOLD = 'MALLOC_MMAP_THRESHOLD_';

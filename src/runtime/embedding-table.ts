@@ -1,7 +1,7 @@
 // The token embedding table, kept in the dtype the checkpoint stores it in and decoded a row at a
 // time: a prompt reads a few hundred of its rows and a decode step one, so converting all of a 7B's
 // 32000 x 4096 F16 values to float32 at load (0.5 GB, over a second of JS) bought nothing.
-import { decodeFloat32 } from '../checkpoint/dtype.js';
+import { decodeFloat32, DTYPE_BYTES } from '../checkpoint/dtype.js';
 import { GraphError } from '../errors.js';
 import type { StoredTensor, WeightSource } from '../models/weights.js';
 
@@ -34,8 +34,8 @@ export class EmbeddingTable {
       if (this.table instanceof Float32Array) {
         out.set(this.table.subarray(id * D, (id + 1) * D), row * D);
       } else {
-        const size = this.table.bytes.byteLength / (this.vocabSize * D);
-        out.set(decodeFloat32(this.table.dtype, this.table.bytes.subarray(id * D * size, (id + 1) * D * size)), row * D);
+        const rowBytes = D * DTYPE_BYTES[this.table.dtype];
+        out.set(decodeFloat32(this.table.dtype, this.table.bytes.subarray(id * rowBytes, (id + 1) * rowBytes)), row * D);
       }
     });
     return out;

@@ -257,11 +257,8 @@ export class CachedGraphOpener implements GraphOpener {
 
   /** Completes a new entry: writes its manifest and renames it into place. */
   finish(): void {
-    if (this.written === null) {
-      void this.checksums.close();
-      return;
-    }
     void this.checksums.close();
+    if (this.written === null) return;
     const manifest: Manifest = { format: GRAPH_CACHE_FORMAT, key: this.key, source: this.source, graphs: this.written };
     this.written = null;
     if (!this.cache.tryWrite(join(this.temporary, MANIFEST), [new TextEncoder().encode(JSON.stringify(manifest))])) {

@@ -74,6 +74,7 @@ export class GraphSession {
     };
     let session: ort.InferenceSession;
     try {
+      // Two calls, one per overload: create() takes a path or bytes, and TypeScript picks no overload for the union.
       session = typeof source === 'string' ? await ort.InferenceSession.create(source, options) : await ort.InferenceSession.create(source, options);
     } catch (cause) {
       throw new GraphError({
