@@ -104,7 +104,8 @@ export function float32ToBf16Bits(value: number): number {
 // All 65536 binary16 values, built on first use: a table lookup is several times faster than
 // decoding bit fields per element when loading billions of weights.
 let f16Table: Float32Array | undefined;
-function f16Lookup(): Float32Array {
+/** Every binary16 bit pattern's value as float32, indexed by the pattern. */
+export function float16Table(): Float32Array {
   if (f16Table === undefined) {
     f16Table = new Float32Array(0x10000);
     for (let bits = 0; bits < 0x10000; bits++) f16Table[bits] = f16BitsToFloat32(bits);
@@ -131,8 +132,14 @@ export function decodeFloat32(dtype: FloatDtype, bytes: Uint8Array): Float32Arra
       }
       break;
     case 'F16': {
-      const table = f16Lookup();
-      for (let i = 0; i < count; i++) out[i] = table[view.getUint16(i * 2, true)]!;
+      const table = float16Table();
+      if (LITTLE_ENDIAN_HOST && bytes.byteOffset % 2 === 0) {
+        // Aligned: read the halves as one Uint16Array, several times faster than DataView.
+        const halves = new Uint16Array(bytes.buffer, bytes.byteOffset, count);
+        for (let i = 0; i < count; i++) out[i] = table[halves[i]!]!;
+      } else {
+        for (let i = 0; i < count; i++) out[i] = table[view.getUint16(i * 2, true)]!;
+      }
       break;
     }
     case 'BF16': {

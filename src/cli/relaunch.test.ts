@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { tunablesWithHugePages } from './relaunch.js';
+import { tunablesWithMallocSettings } from './relaunch.js';
 
 const RELAUNCH = join(import.meta.dirname, 'relaunch.ts');
 
@@ -42,15 +42,16 @@ describe('relaunchWithMallocSettings', { skip: process.platform !== 'linux' && '
     assert.equal(result.status, 3);
     const [setting, pid, tunables] = result.stdout.trim().split(' ');
     assert.equal(setting, '33554432');
-    assert.equal(tunables, 'glibc.malloc.hugetlb=1');
+    assert.equal(tunables, 'glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1');
     assert.notEqual(Number(pid), result.pid, 'the output came from a child');
-    const theirs = run({ ...env, GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }, 0);
-    assert.equal(theirs.stdout.trim().split(' ')[2], 'glibc.malloc.hugetlb=1:glibc.malloc.arena_max=2', "the user's tunables are kept");
+    const theirs = run({ ...env, GLIBC_TUNABLES: 'glibc.malloc.arena_max=2:glibc.malloc.tcache_count=0' }, 0);
+    assert.equal(theirs.stdout.trim().split(' ')[2], 'glibc.malloc.hugetlb=1:glibc.malloc.arena_max=2:glibc.malloc.tcache_count=0', "the user's tunables are kept");
   });
 
-  it("leaves a user's own huge-page tunable as it is", () => {
-    assert.equal(tunablesWithHugePages('glibc.malloc.hugetlb=0'), 'glibc.malloc.hugetlb=0');
-    assert.equal(tunablesWithHugePages(''), 'glibc.malloc.hugetlb=1');
+  it("leaves a user's own huge-page and arena tunables as they are", () => {
+    assert.equal(tunablesWithMallocSettings('glibc.malloc.hugetlb=0'), 'glibc.malloc.arena_max=1:glibc.malloc.hugetlb=0');
+    assert.equal(tunablesWithMallocSettings('glibc.malloc.hugetlb=0:glibc.malloc.arena_max=4'), 'glibc.malloc.hugetlb=0:glibc.malloc.arena_max=4');
+    assert.equal(tunablesWithMallocSettings(''), 'glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1');
   });
 
   it('passes SIGTERM sent to the parent on to the child, and exits with its code', async () => {

@@ -11,20 +11,24 @@
 // default, `madvise`), glibc's `glibc.malloc.hugetlb=1` tunable asks for them on every block it
 // maps, so a fresh 27 MB activation can fault in 2 MiB pages (14) instead of 4 KiB ones (6600).
 // Measured on the same machine: one q8 Linear at 616 rows 273 -> 127 ms (ORT's profiler), a cached
-// load 8.4 -> 5.7 s (README, "Memory"). glibc reads both settings once, at process start, so the
-// CLI relaunches itself with them set.
+// load 8.4 -> 5.7 s (README, "Memory"). `glibc.malloc.arena_max=1` keeps every thread's blocks in
+// that one heap: a thread of its own otherwise gets an arena of mmap'd 64 MiB heaps that glibc
+// does not ask huge pages for, and the load's helper thread (quant/row-pool.ts) spent 3.8 of 8.4 s
+// faulting in its fresh outputs on the 8-layer cut (0.2 s in the main heap). glibc reads these
+// settings once, at process start, so the CLI relaunches itself with them set.
 import { spawn } from 'node:child_process';
 
 const MMAP_THRESHOLD = 'MALLOC_MMAP_THRESHOLD_';
 /** glibc's largest accepted value on 64-bit (HEAP_MAX_SIZE / 2); above it the setting is ignored. */
 const MMAP_THRESHOLD_BYTES = String(32 * 1024 * 1024);
 const TUNABLES = 'GLIBC_TUNABLES';
-const HUGE_PAGES = 'glibc.malloc.hugetlb=1';
+const MALLOC_TUNABLES = ['glibc.malloc.hugetlb=1', 'glibc.malloc.arena_max=1'];
 
-/** `GLIBC_TUNABLES` with huge pages asked for, keeping the user's other tunables (theirs win). */
-export function tunablesWithHugePages(current: string | undefined): string {
-  if (current === undefined || current === '') return HUGE_PAGES;
-  return current.split(':').some((entry) => entry.startsWith('glibc.malloc.hugetlb=')) ? current : `${HUGE_PAGES}:${current}`;
+/** `GLIBC_TUNABLES` with huge pages and one arena asked for, keeping the user's tunables (theirs win where they set the same). */
+export function tunablesWithMallocSettings(current: string | undefined): string {
+  const theirs = current === undefined || current === '' ? [] : current.split(':');
+  const ours = MALLOC_TUNABLES.filter((tunable) => !theirs.some((entry) => entry.startsWith(tunable.slice(0, tunable.indexOf('=') + 1))));
+  return [...ours, ...theirs].join(':');
 }
 
 /**
@@ -37,7 +41,7 @@ export async function relaunchWithMallocSettings(): Promise<number | null> {
   if (process.platform !== 'linux' || process.env[MMAP_THRESHOLD] !== undefined) return null;
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
-    env: { ...process.env, [MMAP_THRESHOLD]: MMAP_THRESHOLD_BYTES, [TUNABLES]: tunablesWithHugePages(process.env[TUNABLES]) },
+    env: { ...process.env, [MMAP_THRESHOLD]: MMAP_THRESHOLD_BYTES, [TUNABLES]: tunablesWithMallocSettings(process.env[TUNABLES]) },
   });
   const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
   const handlers = new Map<NodeJS.Signals, () => void>([

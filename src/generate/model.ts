@@ -103,7 +103,7 @@ export class LlavaModel {
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         ...(graphs ? { graphs } : {}),
       });
-      graphs?.finish();
+      await graphs?.finish();
       const loadMs = performance.now() - start;
       return new LlavaModel(dir, arch, preprocessing, anyresPreprocessing, tokenizer, template, runtime, loadMs, graphs?.hits ?? 0);
     } catch (error) {

@@ -1,15 +1,13 @@
 // A Linear layer (y = x W^T, PyTorch weight [out, in]) in the graph, in the encoding the weight
 // format asks for: an f32 MatMul, an int8 MatMul with per-token activation scales, or a 4-bit
 // MatMulNBits (and two int8 candidates the kernel bench measures: per-tensor activations, 8-bit
-// MatMulNBits). Weights are quantised here, at load, from the checkpoint's float weights.
+// MatMulNBits). Weights are quantised here, at load, row by row from the checkpoint's stored weights.
 // Legend: R rows (tokens, possibly under leading batch axes), K in features, N out features.
 import type { GraphBuilder, Value } from '../onnx/builder.js';
 import type { Ops } from '../onnx/ops.js';
 import type { LinearEncoding } from '../quant/format.js';
-import { quantizeInt4 } from '../quant/int4.js';
-import { quantizeInt8 } from '../quant/int8.js';
-import { quantizeInt8Blocks } from '../quant/int8-blocks.js';
-import { linearWeight, type WeightSource } from './weights.js';
+import { quantizeInt4, quantizeInt8, quantizeInt8Blocks } from '../quant/row-pool.js';
+import { linearWeight, weightRows, type WeightSource } from './weights.js';
 
 /**
  * MatMulNBits' accuracy level: 0 multiplies in float (dequantising blocks), 4 quantises the
@@ -35,7 +33,7 @@ export function linear(
     case 'f32':
       return op.matMul(x, linearWeight(g, w, name, outFeatures, inFeatures));
     case 'int8': {
-      const q = quantizeInt8(w.float32(name, [outFeatures, inFeatures]), outFeatures, inFeatures);
+      const q = quantizeInt8(weightRows(w, name, outFeatures, inFeatures));
       const codes = g.initializer(name, 'int8', q.codes, [inFeatures, outFeatures]);
       const columnScales = g.initializer(`${name}.scale`, 'float32', q.scales, [outFeatures]);
       // One scale per token (max |x| of its row / 127), so a token with large activations does not
@@ -47,18 +45,18 @@ export function linear(
       return op.mul(op.matMulIntegerToFloat(codesX, codes, g.constFloat(1), columnScales, zeroPoint), rowScale);
     }
     case 'int8-tensor': {
-      const q = quantizeInt8(w.float32(name, [outFeatures, inFeatures]), outFeatures, inFeatures);
+      const q = quantizeInt8(weightRows(w, name, outFeatures, inFeatures));
       const codes = g.initializer(name, 'int8', q.codes, [inFeatures, outFeatures]);
       return op.dynamicQuantizeMatMul(x, codes, g.initializer(`${name}.scale`, 'float32', q.scales, [outFeatures]));
     }
     case 'int8-blocks': {
-      const q = quantizeInt8Blocks(w.float32(name, [outFeatures, inFeatures]), outFeatures, inFeatures, encoding.blockSize);
+      const q = quantizeInt8Blocks(weightRows(w, name, outFeatures, inFeatures), encoding.blockSize);
       const codes = g.initializer(name, 'uint8', q.codes, [outFeatures, q.kBlocks, encoding.blockSize]);
       const scales = g.initializer(`${name}.scale`, 'float32', q.scales, [outFeatures, q.kBlocks]);
       return op.matMulNBits(x, codes, scales, { K: inFeatures, N: outFeatures, bits: 8, blockSize: encoding.blockSize, accuracyLevel: INT8_BLOCKS_ACCURACY_LEVEL });
     }
     case 'int4': {
-      const q = quantizeInt4(w.float32(name, [outFeatures, inFeatures]), outFeatures, inFeatures, encoding.blockSize);
+      const q = quantizeInt4(weightRows(w, name, outFeatures, inFeatures), encoding.blockSize);
       const packed = g.initializer(name, 'uint8', q.packed, [outFeatures, q.kBlocks, encoding.blockSize / 2]);
       const scales = g.initializer(`${name}.scale`, 'float32', q.scales, [outFeatures, q.kBlocks]);
       return op.matMulNBits(x, packed, scales, {

@@ -2,6 +2,7 @@
 // `linear` turns a PyTorch Linear weight [out, in] into the [in, out] matrix a MatMul wants.
 import type { FloatDtype } from '../checkpoint/dtype.js';
 import type { GraphBuilder, Value } from '../onnx/builder.js';
+import { float32Rows, storedRows, type WeightRows } from '../quant/weight-rows.js';
 
 /** A tensor as a checkpoint stores it: its float dtype and its little-endian bytes. */
 export interface StoredTensor {
@@ -18,6 +19,24 @@ export interface WeightSource {
    * rows at a time (the embedding table); sources that only make float32 leave it out.
    */
   stored?(name: string, shape: readonly number[]): StoredTensor;
+  /**
+   * A Linear weight [out, in] as rows to quantise, for sources whose Linears are not plain stored
+   * tensors (smoothed ones); others are read through `weightRows`.
+   */
+  linearRows?(name: string, outFeatures: number, inFeatures: number): WeightRows;
+}
+
+/**
+ * Linear weight `name` ([out, in] on disk) as rows: the source's own when it has them, else decoded
+ * from its stored bytes row by row, else its float32 values.
+ */
+export function weightRows(w: WeightSource, name: string, outFeatures: number, inFeatures: number): WeightRows {
+  if (w.linearRows) return w.linearRows(name, outFeatures, inFeatures);
+  if (w.stored) {
+    const { dtype, bytes } = w.stored(name, [outFeatures, inFeatures]);
+    return storedRows(dtype, bytes, outFeatures, inFeatures);
+  }
+  return float32Rows(w.float32(name, [outFeatures, inFeatures]), outFeatures, inFeatures);
 }
 
 /** Transposes a row-major [rows, cols] matrix, in 64x64 tiles so both sides stay in cache. */

@@ -4,6 +4,7 @@
 // weight is (code - 8) * scales[n, b] (no zero_points input: the default zero point 2^(bits-1) = 8).
 // Like llama.cpp's Q4_0, the scale is the block's largest-magnitude value / -8, so that value lands
 // exactly on code 0 and the step is max|w| / 8 (all 16 codes in use, not 15).
+import { roundHalfUp, type WeightRows } from './weight-rows.js';
 
 export interface Int4Linear {
   /** [N, kBlocks, blockSize / 2] packed codes, N = out features. */
@@ -14,31 +15,46 @@ export interface Int4Linear {
   readonly kBlocks: number;
 }
 
-/** Quantises a Linear weight stored [out, in] (PyTorch's layout, already N-major as MatMulNBits wants). */
-export function quantizeInt4(weight: Float32Array, outFeatures: number, inFeatures: number, blockSize: number): Int4Linear {
+/** Room for the quantised weight. */
+export function allocateInt4(outFeatures: number, inFeatures: number, blockSize: number): Int4Linear {
   const kBlocks = Math.ceil(inFeatures / blockSize);
+  return {
+    packed: new Uint8Array(outFeatures * kBlocks * (blockSize / 2)),
+    scales: new Float32Array(outFeatures * kBlocks),
+    blockSize,
+    kBlocks,
+  };
+}
+
+/** Quantises output channels [start, end) of `weight` (rows [out, in], PyTorch's layout, already N-major as MatMulNBits wants) into `out`. */
+export function quantizeInt4Channels(weight: WeightRows, out: Int4Linear, start: number, end: number): void {
+  const inFeatures = weight.cols;
+  const { packed, scales, blockSize, kBlocks } = out;
   const blob = blockSize / 2;
-  const packed = new Uint8Array(outFeatures * kBlocks * blob);
-  const scales = new Float32Array(outFeatures * kBlocks);
-  for (let n = 0; n < outFeatures; n++) {
-    const row = weight.subarray(n * inFeatures, (n + 1) * inFeatures);
+  const row = new Float32Array(inFeatures);
+  for (let n = start; n < end; n++) {
+    weight.read(n, row);
     for (let b = 0; b < kBlocks; b++) {
-      const start = b * blockSize;
-      const end = Math.min(start + blockSize, inFeatures);
+      const first = b * blockSize;
+      const last = Math.min(first + blockSize, inFeatures);
       let extreme = 0;
-      for (let k = start; k < end; k++) if (Math.abs(row[k]!) > Math.abs(extreme)) extreme = row[k]!;
+      for (let k = first; k < last; k++) if (Math.abs(row[k]!) > Math.abs(extreme)) extreme = row[k]!;
       const scale = extreme !== 0 ? extreme / -8 : 1;
       scales[n * kBlocks + b] = scale;
       const base = (n * kBlocks + b) * blob;
-      // Features past `inFeatures` (a last, partial block) get code 8, i.e. weight 0.
-      for (let j = 0; j < blockSize; j++) {
-        const k = start + j;
-        const code = k < end ? Math.min(15, Math.max(0, Math.round(row[k]! / scale) + 8)) : 8;
-        packed[base + (j >> 1)]! |= (j & 1) === 0 ? code : code << 4;
+      // Past the last input feature a partial block holds code 8 (zero).
+      for (let j = 0; j < blockSize; j += 2) {
+        const k = first + j;
+        const low = k < last ? nibble(row[k]!, scale) : 8;
+        const high = k + 1 < last ? nibble(row[k + 1]!, scale) : 8;
+        packed[base + (j >> 1)] = low | (high << 4);
       }
     }
   }
-  return { packed, scales, blockSize, kBlocks };
+}
+
+function nibble(w: number, scale: number): number {
+  return Math.min(15, Math.max(0, roundHalfUp(w / scale) + 8));
 }
 
 /** The float weight [out, in] that MatMulNBits multiplies by: (code - 8) * scale. */

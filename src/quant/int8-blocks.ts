@@ -2,6 +2,7 @@
 // channel n and block b of `blockSize` input features, blob B[n, b, :] holds one byte per feature,
 // the code; the weight is (code - 128) * scales[n, b] (no zero_points input: the default zero point
 // 2^(bits-1) = 128). Symmetric: the step is the block's max |w| / 127, so codes lie in [1, 255].
+import { roundHalfUp, type WeightRows } from './weight-rows.js';
 
 export interface Int8BlockLinear {
   /** [N, kBlocks, blockSize] codes, N = out features. */
@@ -14,25 +15,35 @@ export interface Int8BlockLinear {
 
 const ZERO_POINT = 128;
 
-/** Quantises a Linear weight stored [out, in] (PyTorch's layout, already N-major as MatMulNBits wants). */
-export function quantizeInt8Blocks(weight: Float32Array, outFeatures: number, inFeatures: number, blockSize: number): Int8BlockLinear {
+/** Room for the quantised weight. */
+export function allocateInt8Blocks(outFeatures: number, inFeatures: number, blockSize: number): Int8BlockLinear {
   const kBlocks = Math.ceil(inFeatures / blockSize);
-  // Features past `inFeatures` (a last, partial block) keep the zero point, i.e. weight 0.
-  const codes = new Uint8Array(outFeatures * kBlocks * blockSize).fill(ZERO_POINT);
-  const scales = new Float32Array(outFeatures * kBlocks);
-  for (let n = 0; n < outFeatures; n++) {
+  return {
+    codes: new Uint8Array(outFeatures * kBlocks * blockSize),
+    scales: new Float32Array(outFeatures * kBlocks),
+    blockSize,
+    kBlocks,
+  };
+}
+
+/** Quantises output channels [start, end) of `weight` (rows [out, in], PyTorch's layout, already N-major as MatMulNBits wants) into `out`. */
+export function quantizeInt8BlockChannels(weight: WeightRows, out: Int8BlockLinear, start: number, end: number): void {
+  const inFeatures = weight.cols;
+  const { codes, scales, blockSize, kBlocks } = out;
+  const row = new Float32Array(inFeatures);
+  for (let n = start; n < end; n++) {
+    weight.read(n, row);
     for (let b = 0; b < kBlocks; b++) {
-      const start = n * inFeatures + b * blockSize;
-      const end = n * inFeatures + Math.min((b + 1) * blockSize, inFeatures);
+      const first = b * blockSize;
+      const last = Math.min(first + blockSize, inFeatures);
       let max = 0;
-      for (let i = start; i < end; i++) max = Math.max(max, Math.abs(weight[i]!));
+      for (let k = first; k < last; k++) max = Math.max(max, Math.abs(row[k]!));
       const scale = max > 0 ? max / 127 : 1;
       scales[n * kBlocks + b] = scale;
-      const base = (n * kBlocks + b) * blockSize - start;
-      for (let i = start; i < end; i++) codes[base + i] = Math.round(weight[i]! / scale) + ZERO_POINT;
+      const base = (n * kBlocks + b) * blockSize - first;
+      for (let k = first; k < blockSize + first; k++) codes[base + k] = k < last ? roundHalfUp(row[k]! / scale) + ZERO_POINT : ZERO_POINT;
     }
   }
-  return { codes, scales, blockSize, kBlocks };
 }
 
 /** The float weight [out, in] that MatMulNBits multiplies by: (code - 128) * scale. */

@@ -10,10 +10,12 @@ import { transposed, type WeightSource } from '../models/weights.js';
 import { GraphSession, floatTensor } from '../runtime/session.js';
 import { mulberry32 } from '../util/prng.js';
 import { linearPlan, type LinearEncoding } from './format.js';
-import { dequantizeInt4, quantizeInt4 } from './int4.js';
-import { dequantizeInt8, quantizeInt8 } from './int8.js';
-import { dequantizeInt8Blocks, quantizeInt8Blocks } from './int8-blocks.js';
+import { dequantizeInt4 } from './int4.js';
+import { dequantizeInt8 } from './int8.js';
+import { dequantizeInt8Blocks } from './int8-blocks.js';
+import { quantizeInt4, quantizeInt8, quantizeInt8Blocks } from './row-pool.js';
 import { OptionError } from '../errors.js';
+import { float32Rows } from './weight-rows.js';
 
 const OUT = 48;
 const IN = 80; // not a multiple of 32: a partial last block
@@ -55,7 +57,7 @@ describe('int4 (MatMulNBits layout)', () => {
   it('packs code j of a block into nibble j % 2 of byte j / 2, block by block along the input features', () => {
     // One output channel, 32 inputs: w[k] = (k % 16 - 8) / 8 puts code k % 16 at k (scale -(-1)/-8... = 1/8).
     const weight = Float32Array.from({ length: 32 }, (_, k) => ((k % 16) - 8) / 8);
-    const q = quantizeInt4(weight, 1, 32, 16);
+    const q = quantizeInt4(float32Rows(weight, 1, 32), 16);
     assert.equal(q.kBlocks, 2);
     assert.deepEqual([...q.scales], [0.125, 0.125]);
     assert.deepEqual([...q.packed.subarray(0, 3)], [0x10, 0x32, 0x54]);
@@ -66,7 +68,7 @@ describe('int4 (MatMulNBits layout)', () => {
     it(`block ${blockSize}: onnxruntime's MatMulNBits equals an f32 MatMul by the dequantised weight`, async () => {
       const weight = uniform(OUT * IN, 1);
       const x = uniform(ROWS * IN, 2);
-      const q = quantizeInt4(weight, OUT, IN, blockSize);
+      const q = quantizeInt4(float32Rows(weight, OUT, IN), blockSize);
       const dequantised = dequantizeInt4(q, OUT, IN);
       // Rounding error at most half a step, the step being the block's max |w| / 8.
       for (let n = 0; n < OUT; n++) {
@@ -90,7 +92,7 @@ describe('int8 (per output channel, per-token activations)', () => {
     // Rows of very different magnitudes: per-token scales keep the small rows exact to their own step.
     const x = new Float32Array(ROWS * IN);
     for (let r = 0; r < ROWS; r++) x.set(uniform(IN, 10 + r, 10 ** (r - 2)), r * IN);
-    const q = quantizeInt8(weight, OUT, IN);
+    const q = quantizeInt8(float32Rows(weight, OUT, IN));
     const expected = matMul(x, dequantizeInt8(q, OUT, IN), ROWS, IN, OUT);
     const actual = await runLinear(weight, x, { kind: 'int8' });
     for (let r = 0; r < ROWS; r++) {
@@ -103,7 +105,7 @@ describe('int8 (per output channel, per-token activations)', () => {
 
   it('quantises each output channel to [-127, 127] with max |w| / 127', () => {
     const weight = Float32Array.from([1, -0.6, 0.25, 0, 0, 0]); // [2 out, 3 in]; the second channel is all zeros
-    const q = quantizeInt8(weight, 2, 3);
+    const q = quantizeInt8(float32Rows(weight, 2, 3));
     assert.deepEqual([...q.scales], [Math.fround(1 / 127), 1]);
     assert.deepEqual([...q.codes], [127, 0, -76, 0, 32, 0]); // [in, out]
   });
@@ -113,7 +115,7 @@ describe('kernel candidates: int8 with per-tensor activations, 8-bit MatMulNBits
   it('int8-tensor: DynamicQuantizeMatMul matches an f32 MatMul by the dequantised weight, to the tensor\'s 8-bit step', async () => {
     const weight = uniform(OUT * IN, 3);
     const x = uniform(ROWS * IN, 4);
-    const expected = matMul(x, dequantizeInt8(quantizeInt8(weight, OUT, IN), OUT, IN), ROWS, IN, OUT);
+    const expected = matMul(x, dequantizeInt8(quantizeInt8(float32Rows(weight, OUT, IN)), OUT, IN), ROWS, IN, OUT);
     const actual = await runLinear(weight, x, { kind: 'int8-tensor' });
     const error = maxAbsDiff(actual, expected) / Math.max(...expected.map(Math.abs));
     assert.ok(error < 1e-2, `relative error ${error}`);
@@ -122,7 +124,7 @@ describe('kernel candidates: int8 with per-tensor activations, 8-bit MatMulNBits
   it('int8-blocks stores byte j of a block as its code + 128, with max |w| / 127 per block', () => {
     // One output channel, 6 inputs in blocks of 4: the last block is partial, padded with the zero point.
     const weight = Float32Array.from([0.5, -1, 0.25, 0, 2, -1.5]);
-    const q = quantizeInt8Blocks(weight, 1, 6, 4);
+    const q = quantizeInt8Blocks(float32Rows(weight, 1, 6), 4);
     assert.equal(q.kBlocks, 2);
     assert.deepEqual([...q.scales], [Math.fround(1 / 127), Math.fround(2 / 127)]);
     assert.deepEqual([...q.codes], [128 + 64, 128 - 127, 128 + 32, 128, 128 + 127, 128 - 95, 128, 128]);
@@ -134,7 +136,7 @@ describe('kernel candidates: int8 with per-tensor activations, 8-bit MatMulNBits
     it(`int8-blocks, block ${blockSize}: onnxruntime's 8-bit MatMulNBits equals an f32 MatMul by the dequantised weight`, async () => {
       const weight = uniform(OUT * IN, 5);
       const x = uniform(ROWS * IN, 6);
-      const q = quantizeInt8Blocks(weight, OUT, IN, blockSize);
+      const q = quantizeInt8Blocks(float32Rows(weight, OUT, IN), blockSize);
       const expected = matMul(x, transposed(dequantizeInt8Blocks(q, OUT, IN), OUT, IN), ROWS, IN, OUT);
       const actual = await runLinear(weight, x, { kind: 'int8-blocks', blockSize });
       // Accuracy level 4 quantises x to int8 per block, as for int4.

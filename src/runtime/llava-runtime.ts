@@ -26,7 +26,7 @@ import type { WeightSource } from '../models/weights.js';
 import { IMAGE_NEWLINE_WEIGHT } from '../models/llava/tensor-list.js';
 import type { GraphBuilder } from '../onnx/builder.js';
 import { linearPlan, type WeightFormatOptions } from '../quant/format.js';
-import { smoothedDecoderWeights } from '../quant/smooth.js';
+import { smoothedDecoderWeights } from '../models/llama/smoothed-weights.js';
 import { floatTensor, GraphSession, int64Tensor, type Feeds, type GraphOpener, type SessionSettings } from './session.js';
 import { EmbeddingTable } from './embedding-table.js';
 import type { KvCache, LayerKv } from './kv-cache.js';
