@@ -14,6 +14,15 @@ export function openCheckpoint(dir: string): Checkpoint {
   return Checkpoint.open(dir);
 }
 
+/** A float tensor's place in a checkpoint file. */
+export interface TensorLocation {
+  readonly path: string;
+  readonly dtype: FloatDtype;
+  /** Byte offset of its first value in the file. */
+  readonly offset: number;
+  readonly byteLength: number;
+}
+
 export class Checkpoint {
   readonly dir: string;
   /** Where tensor names come from, for messages: the single file or the index's weight_map. */
@@ -95,6 +104,16 @@ export class Checkpoint {
     this.checkFloatTensor(name, expectedShape);
     const file = this.file(name);
     return { dtype: file.info(name).dtype as FloatDtype, bytes: file.readRaw(name) };
+  }
+
+  /**
+   * Where the tensor lies on disk, after checking its shape against `expectedShape`: for readers
+   * that take it a few rows at a time (quantising at load), possibly on another thread.
+   */
+  location(name: string, expectedShape: readonly number[]): TensorLocation {
+    this.checkFloatTensor(name, expectedShape);
+    const file = this.file(name);
+    return { path: file.path, dtype: file.info(name).dtype as FloatDtype, ...file.location(name) };
   }
 
   close(): void {

@@ -1,6 +1,6 @@
 // Public API of the checkpoint layer: lazy safetensors reading, Hugging Face checkpoint
 // directories (single file or sharded), and an atomic, streaming safetensors writer.
-export { Checkpoint, INDEX_FILE, SINGLE_FILE, openCheckpoint } from './checkpoint.js';
+export { Checkpoint, INDEX_FILE, SINGLE_FILE, openCheckpoint, type TensorLocation } from './checkpoint.js';
 export {
   DTYPE_BYTES,
   decodeFloat32,

@@ -66,6 +66,12 @@ export class SafetensorsFile {
     return { dtype, shape };
   }
 
+  /** Where the tensor's bytes lie in the file: the absolute offset of the first and their count. */
+  location(name: string): { readonly offset: number; readonly byteLength: number } {
+    const entry = this.entry(name);
+    return { offset: this.dataStart + entry.begin, byteLength: entry.end - entry.begin };
+  }
+
   /** The tensor's bytes as stored (little-endian), in a fresh buffer of its own. */
   readRaw(name: string): Uint8Array {
     const entry = this.entry(name);

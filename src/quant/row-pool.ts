@@ -1,5 +1,5 @@
-// Load-time conversion on two cores: the upper half of a large weight's rows is sent (a copy of
-// their bytes) to a helper thread, which quantises them while this thread does the lower half;
+// Load-time conversion on two cores: the upper half of a large weight's rows is sent (where they
+// lie in the checkpoint file, or a copy of their bytes) to a helper thread, which quantises them while this thread does the lower half;
 // the helper's result comes back transferred and is joined in. The caller stays synchronous
 // (graph builders ask for one weight at a time): it waits for the reply with Atomics.wait and
 // takes it with receiveMessageOnPort. Every buffer is an ordinary ArrayBuffer owned by one thread
@@ -100,7 +100,8 @@ function runRowTask(task: RowTask, weight: WeightRows): RowTaskOutput {
   const split = Math.ceil(rows / 2);
   const id = h.nextId++;
   const job: RowJob = { id, task, origin: originSlice(origin, split, rows) };
-  h.worker.postMessage(job, [job.origin.bytes.buffer as ArrayBuffer]);
+  const { source } = job.origin;
+  h.worker.postMessage(job, source.kind === 'memory' ? [source.bytes.buffer as ArrayBuffer] : []);
   runRows(task, weight, output, 0, split);
   // The helper's half takes as long as ours; minutes without a reply means it is gone.
   const reply = awaitReply(h, id, 120_000);

@@ -1,6 +1,6 @@
-// The helper thread of the row pool (row-pool.ts): runs a task on the rows it is sent (a copy of
-// their bytes) and sends the result back (transferred, not copied), then raises the shared flag
-// the sending thread waits on.
+// The helper thread of the row pool (row-pool.ts): runs a task on the rows it is sent (their place
+// in a file, or a copy of their bytes) and sends the result back (transferred, not copied), then
+// raises the shared flag the sending thread waits on.
 import { parentPort, type MessagePort } from 'node:worker_threads';
 import { allocateOutput, outputBuffers, runRows, type RowTask, type RowTaskOutput } from './row-tasks.js';
 import { rowsFromOrigin, type RowsOrigin } from './weight-rows.js';

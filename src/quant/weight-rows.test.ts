@@ -4,11 +4,14 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeFloat32, encodeFloat32, type WritableDtype } from '../checkpoint/dtype.js';
 import { mulberry32 } from '../util/prng.js';
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CheckpointError } from '../errors.js';
 import { accumulateColumnAbsMax, quantizeInt4, quantizeInt8, quantizeInt8Blocks, startRowHelper } from './row-pool.js';
 import { allocateOutput, runRows, type RowTask } from './row-tasks.js';
 import { smoothGroup, smoothingScales } from './smooth.js';
-import { columnScaled, float32Rows, readAllRows, storedRows } from './weight-rows.js';
+import { columnScaled, fileRows, float32Rows, readAllRows, storedRows } from './weight-rows.js';
 
 const ROWS = 130; // two full blocks of 64 rows and a partial one
 const COLS = 37;
@@ -34,6 +37,28 @@ describe('weight rows', () => {
       });
     }
   }
+
+  it('reads rows from a file a chunk at a time, at any offset, and names a file that ends early', () => {
+    // 9000 rows of 300 F16 values: 5.4 MB, more than one 4 MiB chunk; an odd offset in the file.
+    const [rows, cols] = [9000, 300];
+    const bytes = encodeFloat32('F16', uniform(rows * cols, 8));
+    const dir = mkdtempSync(join(tmpdir(), 'visdrop-rows-'));
+    try {
+      const path = join(dir, 'tensor.bin');
+      writeFileSync(path, Buffer.concat([Buffer.alloc(3), bytes]));
+      const fromFile = fileRows({ path, dtype: 'F16', offset: 3, byteLength: bytes.byteLength }, rows, cols);
+      assert.deepEqual(readAllRows(fromFile), decodeFloat32('F16', bytes));
+      // Rows read out of order come back right too (each outside the chunk in hand).
+      const row = new Float32Array(cols);
+      fromFile.read(5, row);
+      assert.deepEqual(row, decodeFloat32('F16', bytes.subarray(5 * cols * 2, 6 * cols * 2)));
+      writeFileSync(path, bytes.subarray(0, bytes.byteLength - 2));
+      const short = fileRows({ path, dtype: 'F16', offset: 0, byteLength: bytes.byteLength }, rows, cols);
+      assert.throws(() => readAllRows(short), (error: Error) => error instanceof CheckpointError && /tensor\.bin/.test(error.message) && /the file ending/.test(error.message));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('refuses bytes that are not rows x cols values', () => {
     assert.throws(() => storedRows('F16', new Uint8Array(2 * ROWS * COLS - 2), ROWS, COLS), /for a \[130, 37\] weight/);
@@ -109,6 +134,19 @@ describe('row pool (a helper thread takes the upper half of a large weight)', ()
     const max = new Float32Array(cols);
     accumulateColumnAbsMax(weight(), max);
     assert.deepEqual(max, alone({ kind: 'column-abs-max' }));
+  });
+
+  it('reads a file-backed weight\'s upper half in the helper from the file itself', async () => {
+    assert.equal(await startRowHelper(), availableParallelism() > 1);
+    const dir = mkdtempSync(join(tmpdir(), 'visdrop-rows-'));
+    try {
+      const path = join(dir, 'tensor.bin');
+      writeFileSync(path, Buffer.concat([Buffer.alloc(6), bytes]));
+      const fromFile = fileRows({ path, dtype: 'F16', offset: 6, byteLength: bytes.byteLength }, rows, cols);
+      assert.deepEqual(quantizeInt8(fromFile), alone({ kind: 'int8' }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('scales columns in the helper as here', async () => {
