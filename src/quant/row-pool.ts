@@ -5,15 +5,14 @@
 // takes it with receiveMessageOnPort. Every buffer is an ordinary ArrayBuffer owned by one thread
 // at a time, so memory is freed as before (shared buffers posted per weight were kept alive by
 // the other thread's heap, which hardly ever collects: 8 GB resident for a 3 GB load).
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { Int4Linear } from './int4.js';
 import type { Int8Linear } from './int8.js';
 import type { Int8BlockLinear } from './int8-blocks.js';
 import { allocateOutput, joinOutput, runRows, type RowTask, type RowTaskOutput } from './row-tasks.js';
 import { POSTED, READY, type HelperSetup, type RowJob, type RowReply } from './row-worker.js';
+import { moduleWorker } from '../util/module-worker.js';
 import { originSlice, rowsOrigin, type WeightRows } from './weight-rows.js';
 
 /** Below this many weights a job stays on the calling thread: the round trip would cost more than it saves. */
@@ -34,14 +33,7 @@ let helper: Helper | null | undefined;
 function helperThread(): Helper | null {
   if (helper === undefined) {
     if (availableParallelism() < 2) return (helper = null);
-    const extension = extname(fileURLToPath(import.meta.url));
-    const url = new URL(`./row-worker${extension}`, import.meta.url);
-    // From dist/ the worker is row-worker.js. Run from the TypeScript sources (the tests, under
-    // tsx), a worker on Node 20 does not inherit tsx's loader: it registers it before importing.
-    const worker =
-      extension === '.ts'
-        ? new Worker(`import('tsx/esm/api').then((tsx) => tsx.register()).then(() => import(${JSON.stringify(url.href)}))`, { eval: true })
-        : new Worker(url);
+    const worker = moduleWorker(import.meta.url, 'row-worker');
     // The helper never keeps the process alive, and one that cannot start leaves its rows to the caller.
     worker.unref();
     worker.on('error', () => undefined);

@@ -5,6 +5,7 @@
 // smoothing). A 7B's decoder is 6.5 G weights: converting them row by row from F16 reads 2 bytes a
 // weight where a float32 copy wrote and read 4 more.
 import { closeSync, openSync, readSync } from 'node:fs';
+import type { TensorLocation } from '../checkpoint/checkpoint.js';
 import { DTYPE_BYTES, LITTLE_ENDIAN_HOST, decodeFloat32, float16Table, type FloatDtype } from '../checkpoint/dtype.js';
 import { CheckpointError } from '../errors.js';
 
@@ -162,7 +163,7 @@ export function storedRows(dtype: FloatDtype, bytes: Uint8Array, rows: number, c
 }
 
 /** Rows read from a checkpoint file where `location` says, a chunk at a time. */
-export function fileRows(location: { readonly path: string; readonly dtype: FloatDtype; readonly offset: number; readonly byteLength: number }, rows: number, cols: number): WeightRows {
+export function fileRows(location: TensorLocation, rows: number, cols: number): WeightRows {
   checkLength(location.byteLength / DTYPE_BYTES[location.dtype], rows, cols, `${location.dtype} values`);
   return rowsFromOrigin({ source: { kind: 'file', path: location.path, offset: location.offset }, dtype: location.dtype, rows, cols, scale: null });
 }

@@ -9,9 +9,8 @@
 // Everything stays synchronous (the main thread blocks in Atomics.wait), so AdamW.step needs no
 // await; workers are unref'd and sit in their event loops between phases, so they never keep
 // the process alive.
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
+import { moduleWorker } from '../util/module-worker.js';
 import { addSquares, COEFFICIENT_KEYS, updateRange, type UpdateCoefficients } from './adamw-kernel.js';
 import {
   COUNT,
@@ -299,21 +298,15 @@ export class AdamWWorkers {
 }
 
 /**
- * The worker, from dist/ (adamw-worker.js) or, when this module runs from TypeScript source (the
- * tests, under tsx), from adamw-worker.ts with tsx registered in the worker first: tsx's --import
- * hooks do not reach worker threads (privatenumber/tsx#354). A bootstrap that cannot load the
- * entry reports it as an exit, so `start` fails at once rather than after its timeout.
+ * The worker (adamw-worker.ts). One whose entry cannot load reports it as an exit, so `start`
+ * fails at once rather than after its timeout.
  */
 function spawn(setup: WorkerSetup): Worker {
-  const extension = extname(fileURLToPath(import.meta.url));
-  const entry = new URL(`./adamw-worker${extension}`, import.meta.url).href;
-  const load = extension === '.ts' ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })` : `import(${JSON.stringify(entry)})`;
-  const bootstrap = `const { workerData } = require('node:worker_threads');
-${load}.catch((error) => {
-  Atomics.store(workerData.control, ${EXITED}, 1);
+  return moduleWorker(import.meta.url, 'adamw-worker', {
+    workerData: setup,
+    transferList: [setup.port],
+    onLoadError: `Atomics.store(workerData.control, ${EXITED}, 1);
   Atomics.add(workerData.events, 0, 1);
-  Atomics.notify(workerData.events, 0);
-  throw error;
-});`;
-  return new Worker(bootstrap, { eval: true, workerData: setup, transferList: [setup.port] });
+  Atomics.notify(workerData.events, 0);`,
+  });
 }
