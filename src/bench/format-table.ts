@@ -48,6 +48,9 @@ export function formatFormatsTable(results: readonly FormatBenchResult[], peers:
   return [
     `model: ${first.model}; ${first.promptTokens}-token prompt (576 image tokens + text); one process per format`,
     `prefill GFLOP/s counts the decoder's full-accounting FLOPs; "of kernel" is against that format's Linear kernel measured in the same process`,
+    results.every((r) => r.loadsInNewProcesses)
+      ? 'first and cached load: each in a new process (visdrop cache warm), as a user meets them; peak RSS: the largest of those and the runs'
+      : 'first and cached load: one after the other in the same process (the second reuses memory the first freed)',
     ...loads,
     '',
     ...runs,

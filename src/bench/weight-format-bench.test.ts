@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { makeTinyCheckpoint } from '../tools/make-tiny.js';
-import { childArguments, parseFormats } from '../cli/bench-formats.js';
+import { childArguments, parseFormats, warmInNewProcess } from '../cli/bench-formats.js';
 import { OptionError } from '../errors.js';
 import { formatFormatsTable } from './format-table.js';
-import { runFormatBench, type FormatBenchResult } from './weight-format-bench.js';
+import { runFormatBench, type FormatBenchResult, type NewProcessLoad } from './weight-format-bench.js';
 
 const SMALL_ROOFLINE = { rows: 8, inFeatures: 64, outFeatures: 64, matmulRows: 8, matmulWidth: 64, bandwidthBytes: 2 ** 20, runs: 1 };
 
@@ -34,6 +35,28 @@ describe('runFormatBench', () => {
     const table = formatFormatsTable([q8]);
     assert.match(table, /^q8 +\| +[\d.]+ \| +[\d.]+ \| +\d+% \|/m);
     assert.match(table, /^q8 +\| pdrop 1,2,3 /m);
+  });
+
+  it('with a way to start processes, times each load in a new one (visdrop cache warm)', async () => {
+    const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.ts');
+    const calls: NewProcessLoad[] = [];
+    const q4 = await runFormatBench({
+      model: dir,
+      weights: 'q4',
+      runs: 1,
+      decodeTokens: 1,
+      roofline: SMALL_ROOFLINE,
+      loadInNewProcess: (cacheDir) => {
+        const load = warmInNewProcess(dir, 'q4', cacheDir, cli);
+        calls.push(load);
+        return load;
+      },
+    });
+    assert.deepEqual(calls.map((c) => c.cachedGraphs), [0, 15], 'the first converts, the second reads the cache');
+    assert.equal(q4.firstLoadMs, calls[0]!.loadMs);
+    assert.equal(q4.cachedLoadMs, calls[1]!.loadMs);
+    assert.ok(q4.peakRssBytes >= Math.max(calls[0]!.peakRssBytes, calls[1]!.peakRssBytes));
+    assert.match(formatFormatsTable([q4]), /each in a new process/);
   });
 
   it('does not cache f32, whose graphs are the checkpoint as stored', async () => {

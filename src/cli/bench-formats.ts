@@ -7,7 +7,8 @@ import { OptionError } from '../errors.js';
 import { wholeNumber } from '../bench/options.js';
 import { formatFormatsTable } from '../bench/format-table.js';
 import type { BenchProgress } from '../bench/run-bench.js';
-import { runFormatBench, type FormatBenchResult } from '../bench/weight-format-bench.js';
+import { runFormatBench, type FormatBenchResult, type NewProcessLoad } from '../bench/weight-format-bench.js';
+import type { WarmReport } from './cache-command.js';
 import { parseNameList } from '../util/name-list.js';
 import { WEIGHT_FORMATS, type WeightFormat } from '../quant/format.js';
 import type { StrategyFlags } from '../bench/strategies.js';
@@ -39,7 +40,8 @@ export async function benchFormatsAction(flags: FormatsBenchFlags, onProgress: (
   const decodeTokens = wholeNumber('--decode-tokens', flags.decodeTokens, DEFAULT_DECODE_TOKENS, 1);
   const peers = flags.peers === undefined ? [] : parsePeers(flags.peers);
   if (formats.length === 1 && peers.length === 0) {
-    const result = await runFormatBench({ ...flags, weights: formats[0]!, runs, decodeTokens, onProgress });
+    const weights = formats[0]!;
+    const result = await runFormatBench({ ...flags, weights, runs, decodeTokens, onProgress, loadInNewProcess: (cacheDir) => warmInNewProcess(flags.model, weights, cacheDir) });
     process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : formatFormatsTable([result]));
     return;
   }
@@ -74,6 +76,17 @@ export async function benchFormatsAction(flags: FormatsBenchFlags, onProgress: (
   if (failures.length > 0) {
     throw new OptionError({ subject: 'bench --weights', expected: 'every format to run', found: `${failures.join(', ')} failed (see above)` });
   }
+}
+
+/** `visdrop cache warm` of the checkpoint in a child process (`cli`: this CLI's entry script): a load timed as a user's next process meets it. */
+export function warmInNewProcess(model: string, weights: WeightFormat, cacheDir: string, cli = process.argv[1]!): NewProcessLoad {
+  const child = spawnSync(
+    process.execPath,
+    [...process.execArgv, cli, 'cache', 'warm', '--model', model, '--weights', weights, '--cache-dir', cacheDir, '--json'],
+    { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' },
+  );
+  if (child.status !== 0) throw new Error(`visdrop cache warm --model ${model} --weights ${weights} failed (exit ${child.status ?? child.signal})`);
+  return JSON.parse(child.stdout) as WarmReport;
 }
 
 /** This command's arguments for one format: --weights and --json replaced, --peers dropped (the parent runs them). */

@@ -96,6 +96,18 @@ describe('visdrop CLI', () => {
     assert.equal(visdrop('cache', 'list', '--cache-dir', cacheDir).stdout, '');
   });
 
+  it('cache warm converts a checkpoint into the cache, then reads it, timing each load', () => {
+    const cacheDir = join(work, 'warm-cache');
+    const warm = (...extra: string[]) => visdrop('cache', 'warm', '--model', model, '--weights', 'q4', '--cache-dir', cacheDir, ...extra);
+    const first = JSON.parse(warm('--json').stdout);
+    const second = JSON.parse(warm('--json').stdout);
+    assert.equal(first.cachedGraphs, 0);
+    assert.equal(second.cachedGraphs, 15);
+    assert.ok(first.loadMs > 0 && first.peakRssBytes > 0);
+    assert.match(warm().stdout, /^loaded .* as q4 in \d+\.\d s \(15 graphs from the cache\)\n$/);
+    assertOneLineError(visdrop('cache', 'warm', '--model', model, '--weights', 'f32'), '--weights', 'f32');
+  });
+
   it('a missing checkpoint directory is one line and exit 1', () => {
     const result = visdrop('generate', '--model', join(work, 'nowhere'), '--image', DEMO_IMAGE, '--prompt', QUESTION);
     assertOneLineError(result, 'nowhere', 'config.json', 'no such file');
