@@ -19,7 +19,9 @@ export interface WeightRows {
 }
 
 /** Where rows' bytes are: in memory, or in a file from a byte offset on (read a chunk of rows at a time). */
-export type RowsSource = { readonly kind: 'memory'; readonly bytes: Uint8Array } | { readonly kind: 'file'; readonly path: string; readonly offset: number };
+export type RowsSource =
+  | { readonly kind: 'memory'; readonly bytes: Uint8Array }
+  | { readonly kind: 'file'; readonly path: string; readonly offset: number; readonly chunkRows?: number };
 
 /** What another thread needs to read the same rows: where their bytes are, and the column scale. */
 export interface RowsOrigin {
@@ -102,7 +104,10 @@ export function originSlice(origin: RowsOrigin, start: number, end: number): Row
 export function rowsFromOrigin(origin: RowsOrigin): WeightRows {
   const rowBytes = origin.cols * DTYPE_BYTES[origin.dtype];
   const { source } = origin;
-  const locate = source.kind === 'memory' ? memoryLocator(source.bytes, rowBytes) : fileLocator(source.path, source.offset, rowBytes, origin.rows);
+  const locate =
+    source.kind === 'memory'
+      ? memoryLocator(source.bytes, rowBytes)
+      : fileLocator(source.path, source.offset, rowBytes, origin.rows, source.chunkRows ?? Math.max(1, Math.floor(FILE_CHUNK_BYTES / rowBytes)));
   return new DecodedRows(origin, locate);
 }
 
@@ -118,8 +123,7 @@ const FILE_CHUNK_BYTES = 4 << 20;
  * whole tensor, nor faults in fresh memory for one (on the VM measured, a page fault cost ~24 us;
  * reading a 7B's 13.5 GB of F16 into fresh buffers was a quarter of its first load).
  */
-function fileLocator(path: string, offset: number, rowBytes: number, rows: number): RowLocator {
-  const chunkRows = Math.max(1, Math.floor(FILE_CHUNK_BYTES / rowBytes));
+function fileLocator(path: string, offset: number, rowBytes: number, rows: number, chunkRows: number): RowLocator {
   let buffer: Uint8Array | undefined;
   let first = 0;
   let count = 0;
@@ -162,10 +166,13 @@ export function storedRows(dtype: FloatDtype, bytes: Uint8Array, rows: number, c
   return rowsFromOrigin({ source: { kind: 'memory', bytes }, dtype, rows, cols, scale: null });
 }
 
-/** Rows read from a checkpoint file where `location` says, a chunk at a time. */
-export function fileRows(location: TensorLocation, rows: number, cols: number): WeightRows {
+/**
+ * Rows read from a checkpoint file where `location` says, `chunkRows` at a time (default: 4 MiB's
+ * worth, for reading every row in order; 1 for a few rows anywhere, as token embeddings are).
+ */
+export function fileRows(location: TensorLocation, rows: number, cols: number, chunkRows?: number): WeightRows {
   checkLength(location.byteLength / DTYPE_BYTES[location.dtype], rows, cols, `${location.dtype} values`);
-  return rowsFromOrigin({ source: { kind: 'file', path: location.path, offset: location.offset }, dtype: location.dtype, rows, cols, scale: null });
+  return rowsFromOrigin({ source: { kind: 'file', path: location.path, offset: location.offset, ...(chunkRows ? { chunkRows } : {}) }, dtype: location.dtype, rows, cols, scale: null });
 }
 
 /**

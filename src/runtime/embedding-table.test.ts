@@ -1,8 +1,11 @@
 // EmbeddingTable: rows decoded one at a time from the stored dtype equal the whole table decoded at
 // once, for every float dtype a checkpoint holds; a float32-only source works the same; a bad id is
-// refused naming it.
+// refused naming it; from a checkpoint file, rows are read where they lie.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { decodeFloat32, encodeFloat32 } from '../checkpoint/dtype.js';
 import { GraphError } from '../errors.js';
 import { EmbeddingTable } from './embedding-table.js';
@@ -20,6 +23,22 @@ test('rows of an F16, BF16 or F32 table equal the table decoded whole, in the or
     const expected = Float32Array.from(ids.flatMap((id) => Array.from(whole.subarray(id * D, (id + 1) * D))));
     assert.deepEqual(table.rows(ids), expected, dtype);
     assert.equal(table.byteLength, bytes.byteLength);
+  }
+});
+
+test('from a checkpoint file, rows are read where they lie and nothing is held', () => {
+  const bytes = encodeFloat32('F16', values);
+  const dir = mkdtempSync(join(tmpdir(), 'visdrop-embed-'));
+  try {
+    const path = join(dir, 'model.bin');
+    writeFileSync(path, Buffer.concat([Buffer.alloc(10), bytes]));
+    const location = { path, dtype: 'F16' as const, offset: 10, byteLength: bytes.byteLength };
+    const table = EmbeddingTable.read({ has: () => true, float32: () => assert.fail('float32 read'), location: () => location }, 'embed', V, D);
+    const whole = decodeFloat32('F16', bytes);
+    assert.deepEqual(table.rows([4, 1]), Float32Array.from([...whole.subarray(4 * D, 5 * D), ...whole.subarray(D, 2 * D)]));
+    assert.equal(table.byteLength, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

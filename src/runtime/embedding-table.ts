@@ -1,26 +1,36 @@
-// The token embedding table, kept in the dtype the checkpoint stores it in and decoded a row at a
-// time: a prompt reads a few hundred of its rows and a decode step one, so converting all of a 7B's
-// 32000 x 4096 F16 values to float32 at load (0.5 GB, over a second of JS) bought nothing.
-import { decodeFloat32, DTYPE_BYTES } from '../checkpoint/dtype.js';
+// The token embedding table, read a row at a time: a prompt reads a few hundred of its rows and a
+// decode step one. From a checkpoint on disk each row is read from the file when asked for (8 KB
+// of a 7B's 262 MB F16 table; reading all of it at load took ~0.5 s of a cached load and held the
+// bytes for good); from other sources, kept in the dtype they store it in and decoded per row.
 import { GraphError } from '../errors.js';
-import type { StoredTensor, WeightSource } from '../models/weights.js';
+import type { WeightSource } from '../models/weights.js';
+import { fileRows, float32Rows, storedRows, type WeightRows } from '../quant/weight-rows.js';
 
 export class EmbeddingTable {
   private constructor(
-    private readonly table: StoredTensor | Float32Array,
-    readonly vocabSize: number,
-    readonly width: number,
+    private readonly table: WeightRows,
+    /** Bytes held in memory (0 when rows are read from the file). */
+    readonly byteLength: number,
   ) {}
 
-  /** `name` [vocabSize, width] from `weights`, in its stored dtype where the source keeps one. */
+  /** `name` [vocabSize, width] from `weights`: from its file where it has one, else as it stores it. */
   static read(weights: WeightSource, name: string, vocabSize: number, width: number): EmbeddingTable {
     const shape = [vocabSize, width];
-    return new EmbeddingTable(weights.stored ? weights.stored(name, shape) : weights.float32(name, shape), vocabSize, width);
+    if (weights.location) return new EmbeddingTable(fileRows(weights.location(name, shape), vocabSize, width, 1), 0);
+    if (weights.stored) {
+      const { dtype, bytes } = weights.stored(name, shape);
+      return new EmbeddingTable(storedRows(dtype, bytes, vocabSize, width), bytes.byteLength);
+    }
+    const values = weights.float32(name, shape);
+    return new EmbeddingTable(float32Rows(values, vocabSize, width), values.byteLength);
   }
 
-  /** Bytes held. */
-  get byteLength(): number {
-    return this.table instanceof Float32Array ? this.table.byteLength : this.table.bytes.byteLength;
+  get vocabSize(): number {
+    return this.table.rows;
+  }
+
+  get width(): number {
+    return this.table.cols;
   }
 
   /** Rows of `ids`: [ids.length, width]. */
@@ -31,12 +41,7 @@ export class EmbeddingTable {
       if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
         throw new GraphError({ subject: 'token id', expected: `an integer in [0, ${this.vocabSize})`, found: String(id) });
       }
-      if (this.table instanceof Float32Array) {
-        out.set(this.table.subarray(id * D, (id + 1) * D), row * D);
-      } else {
-        const rowBytes = D * DTYPE_BYTES[this.table.dtype];
-        out.set(decodeFloat32(this.table.dtype, this.table.bytes.subarray(id * rowBytes, (id + 1) * rowBytes)), row * D);
-      }
+      this.table.read(id, out.subarray(row * D, (row + 1) * D));
     });
     return out;
   }
