@@ -1,6 +1,7 @@
 // Load-time conversion on two cores: the upper half of a large weight's rows is sent (where they
-// lie in the checkpoint file, or a copy of their bytes) to a helper thread, which quantises them while this thread does the lower half;
-// the helper's result comes back transferred and is joined in. The caller stays synchronous
+// lie in the checkpoint file, or a copy of their bytes) to a helper thread, which quantises them
+// while this thread does the lower half; the helper's result comes back transferred and is joined
+// in. The caller stays synchronous
 // (graph builders ask for one weight at a time): it waits for the reply with Atomics.wait and
 // takes it with receiveMessageOnPort. Every buffer is an ordinary ArrayBuffer owned by one thread
 // at a time, so memory is freed as before (shared buffers posted per weight were kept alive by

@@ -15,7 +15,7 @@ export type RowTask =
 
 export type RowTaskOutput = Int8Linear | Int4Linear | Int8BlockLinear | Float32Array;
 
-/** `task` on rows [start, end) of `weight`, into a fresh output for rows [0, rows) (`rows` >= end). */
+/** A fresh output for `task` on a [rows, cols] weight. */
 export function allocateOutput(task: RowTask, rows: number, cols: number): RowTaskOutput {
   switch (task.kind) {
     case 'int8':
