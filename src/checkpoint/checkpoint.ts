@@ -99,13 +99,6 @@ export class Checkpoint {
     return this.file(name).readFloat32(name);
   }
 
-  /** The tensor's bytes in its stored float dtype, after checking its shape against `expectedShape`. */
-  stored(name: string, expectedShape: readonly number[]): { dtype: FloatDtype; bytes: Uint8Array } {
-    this.checkFloatTensor(name, expectedShape);
-    const file = this.file(name);
-    return { dtype: file.info(name).dtype as FloatDtype, bytes: file.readRaw(name) };
-  }
-
   /**
    * Where the tensor lies on disk, after checking its shape against `expectedShape`: for readers
    * that take it a few rows at a time (quantising at load), possibly on another thread.

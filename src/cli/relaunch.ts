@@ -12,9 +12,10 @@
 // maps, so a fresh 27 MB activation can fault in 2 MiB pages (14) instead of 4 KiB ones (6600).
 // Measured on the same machine: one q8 Linear at 616 rows 273 -> 127 ms (ORT's profiler), a cached
 // load 8.4 -> 5.7 s (README, "Memory"). `glibc.malloc.arena_max=1` keeps every thread's blocks in
-// that one heap: a thread of its own otherwise gets an arena of mmap'd 64 MiB heaps that glibc
-// does not ask huge pages for, and the load's helper thread (quant/row-pool.ts) spent 3.8 of 8.4 s
-// faulting in its fresh outputs on the 8-layer cut (0.2 s in the main heap). glibc reads these
+// that one heap: a thread of its own otherwise gets an arena of mmap'd 64 MiB heaps, and the
+// load's helper thread (quant/row-pool.ts) spent 3.8 s of its ~17 s busy allocating its fresh
+// outputs on the 8-layer cut (node's CPU profile), 0.2 s with one arena; that those heaps fault in
+// 4 KiB pages where the main heap gets huge ones is our reading of it, not measured. glibc reads these
 // settings once, at process start, so the CLI relaunches itself with them set.
 import { spawn } from 'node:child_process';
 

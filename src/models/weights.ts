@@ -1,26 +1,17 @@
 // How model builders get weights: by checkpoint name, with the expected shape checked by the source.
 // `linear` turns a PyTorch Linear weight [out, in] into the [in, out] matrix a MatMul wants.
-import type { FloatDtype } from '../checkpoint/dtype.js';
 import type { TensorLocation } from '../checkpoint/checkpoint.js';
 import type { GraphBuilder, Value } from '../onnx/builder.js';
-import { fileRows, float32Rows, storedRows, type WeightRows } from '../quant/weight-rows.js';
-
-/** A tensor as a checkpoint stores it: its float dtype and its little-endian bytes. */
-export interface StoredTensor {
-  readonly dtype: FloatDtype;
-  readonly bytes: Uint8Array;
-}
+import { fileRows, float32Rows, type WeightRows } from '../quant/weight-rows.js';
 
 export interface WeightSource {
   has(name: string): boolean;
   /** The tensor as float32, after checking it has exactly `shape`. */
   float32(name: string, shape: readonly number[]): Float32Array;
   /**
-   * The tensor in its stored dtype, after checking it has exactly `shape`, for what is read a few
-   * rows at a time (the embedding table); sources that only make float32 leave it out.
+   * Where the tensor lies on disk, after checking it has exactly `shape`, for sources backed by
+   * files: what is read a few rows at a time (Linears as they are quantised, token embeddings).
    */
-  stored?(name: string, shape: readonly number[]): StoredTensor;
-  /** Where the tensor lies on disk, after checking it has exactly `shape`, for sources backed by files. */
   location?(name: string, shape: readonly number[]): TensorLocation;
   /**
    * A Linear weight [out, in] as rows to quantise, for sources whose Linears are not plain stored
@@ -31,15 +22,11 @@ export interface WeightSource {
 
 /**
  * Linear weight `name` ([out, in] on disk) as rows: the source's own when it has them, else read
- * from its file a chunk at a time, else decoded from its stored bytes, else its float32 values.
+ * from its file a chunk at a time, else its float32 values.
  */
 export function weightRows(w: WeightSource, name: string, outFeatures: number, inFeatures: number): WeightRows {
   if (w.linearRows) return w.linearRows(name, outFeatures, inFeatures);
   if (w.location) return fileRows(w.location(name, [outFeatures, inFeatures]), outFeatures, inFeatures);
-  if (w.stored) {
-    const { dtype, bytes } = w.stored(name, [outFeatures, inFeatures]);
-    return storedRows(dtype, bytes, outFeatures, inFeatures);
-  }
   return float32Rows(w.float32(name, [outFeatures, inFeatures]), outFeatures, inFeatures);
 }
 

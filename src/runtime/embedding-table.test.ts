@@ -1,6 +1,6 @@
-// EmbeddingTable: rows decoded one at a time from the stored dtype equal the whole table decoded at
+// EmbeddingTable: rows read one at a time from a checkpoint file equal the whole table decoded at
 // once, for every float dtype a checkpoint holds; a float32-only source works the same; a bad id is
-// refused naming it; from a checkpoint file, rows are read where they lie.
+// refused naming it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,35 +14,27 @@ const V = 7;
 const D = 5;
 const values = Float32Array.from({ length: V * D }, (_, i) => Math.sin(i) * (i + 1));
 
-test('rows of an F16, BF16 or F32 table equal the table decoded whole, in the order asked', () => {
-  for (const dtype of ['F16', 'BF16', 'F32'] as const) {
-    const bytes = encodeFloat32(dtype, values).slice();
-    const whole = decodeFloat32(dtype, bytes);
-    const table = EmbeddingTable.read({ has: () => true, float32: () => assert.fail('float32 read'), stored: () => ({ dtype, bytes }) }, 'embed', V, D);
-    const ids = [6, 0, 3, 3];
-    const expected = Float32Array.from(ids.flatMap((id) => Array.from(whole.subarray(id * D, (id + 1) * D))));
-    assert.deepEqual(table.rows(ids), expected, dtype);
-    assert.equal(table.byteLength, bytes.byteLength);
-  }
-});
-
-test('from a checkpoint file, rows are read where they lie and nothing is held', () => {
-  const bytes = encodeFloat32('F16', values);
+test('from a checkpoint file, rows of an F16, BF16 or F32 table (any offset) equal the table decoded whole, and nothing is held', () => {
   const dir = mkdtempSync(join(tmpdir(), 'visdrop-embed-'));
   try {
-    const path = join(dir, 'model.bin');
-    writeFileSync(path, Buffer.concat([Buffer.alloc(10), bytes]));
-    const location = { path, dtype: 'F16' as const, offset: 10, byteLength: bytes.byteLength };
-    const table = EmbeddingTable.read({ has: () => true, float32: () => assert.fail('float32 read'), location: () => location }, 'embed', V, D);
-    const whole = decodeFloat32('F16', bytes);
-    assert.deepEqual(table.rows([4, 1]), Float32Array.from([...whole.subarray(4 * D, 5 * D), ...whole.subarray(D, 2 * D)]));
-    assert.equal(table.byteLength, 0);
+    for (const dtype of ['F16', 'BF16', 'F32'] as const) {
+      const bytes = encodeFloat32(dtype, values).slice();
+      const path = join(dir, `${dtype}.bin`);
+      writeFileSync(path, Buffer.concat([Buffer.alloc(11), bytes]));
+      const location = { path, dtype, offset: 11, byteLength: bytes.byteLength };
+      const table = EmbeddingTable.read({ has: () => true, float32: () => assert.fail('float32 read'), location: () => location }, 'embed', V, D);
+      const whole = decodeFloat32(dtype, bytes);
+      const ids = [6, 0, 3, 3];
+      const expected = Float32Array.from(ids.flatMap((id) => Array.from(whole.subarray(id * D, (id + 1) * D))));
+      assert.deepEqual(table.rows(ids), expected, dtype);
+      assert.equal(table.byteLength, 0);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('a source without stored tensors gives its float32 table; an id outside the vocabulary is refused', () => {
+test('a source without a file gives its float32 table; an id outside the vocabulary is refused', () => {
   const table = EmbeddingTable.read({ has: () => true, float32: () => values }, 'embed', V, D);
   assert.deepEqual(table.rows([2]), values.subarray(2 * D, 3 * D));
   assert.throws(() => table.rows([V]), (error: unknown) => error instanceof GraphError && /token id.*\[0, 7\).*7/s.test(error.message));

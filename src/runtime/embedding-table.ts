@@ -1,10 +1,10 @@
 // The token embedding table, read a row at a time: a prompt reads a few hundred of its rows and a
 // decode step one. From a checkpoint on disk each row is read from the file when asked for (8 KB
 // of a 7B's 262 MB F16 table; reading all of it at load took ~0.5 s of a cached load and held the
-// bytes for good); from other sources, kept in the dtype they store it in and decoded per row.
+// bytes for good); from other sources (random weights), their float32 table.
 import { GraphError } from '../errors.js';
 import type { WeightSource } from '../models/weights.js';
-import { fileRows, float32Rows, storedRows, type WeightRows } from '../quant/weight-rows.js';
+import { fileRows, float32Rows, type WeightRows } from '../quant/weight-rows.js';
 
 export class EmbeddingTable {
   private constructor(
@@ -13,14 +13,10 @@ export class EmbeddingTable {
     readonly byteLength: number,
   ) {}
 
-  /** `name` [vocabSize, width] from `weights`: from its file where it has one, else as it stores it. */
+  /** `name` [vocabSize, width] from `weights`: from its file where it has one, else as float32. */
   static read(weights: WeightSource, name: string, vocabSize: number, width: number): EmbeddingTable {
     const shape = [vocabSize, width];
     if (weights.location) return new EmbeddingTable(fileRows(weights.location(name, shape), vocabSize, width, 1), 0);
-    if (weights.stored) {
-      const { dtype, bytes } = weights.stored(name, shape);
-      return new EmbeddingTable(storedRows(dtype, bytes, vocabSize, width), bytes.byteLength);
-    }
     const values = weights.float32(name, shape);
     return new EmbeddingTable(float32Rows(values, vocabSize, width), values.byteLength);
   }

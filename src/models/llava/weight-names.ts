@@ -30,7 +30,6 @@ export function llavaWeights(source: WeightSource): WeightSource {
   return {
     has: (name) => source.has(storedName(source, name)),
     float32: (name, shape) => source.float32(storedName(source, name), shape),
-    ...(source.stored ? { stored: (name: string, shape: readonly number[]) => source.stored!(storedName(source, name), shape) } : {}),
     ...(source.location ? { location: (name: string, shape: readonly number[]) => source.location!(storedName(source, name), shape) } : {}),
     ...(source.linearRows
       ? { linearRows: (name: string, outFeatures: number, inFeatures: number) => source.linearRows!(storedName(source, name), outFeatures, inFeatures) }
