@@ -35,18 +35,21 @@ function cachedTokens(kv: LayerKv): { keys: number[]; values: number[] } {
 describe('LayerKv', () => {
   it('appends prefill and decode tokens across a capacity change', () => {
     const kv = new LayerKv(2, 3);
-    const prefill = tokens(2, 3, 0, 255);
+    // 60 tokens (rows copied whole), then 3 at once and 1 at a time (rows copied element by element).
+    const prefill = tokens(2, 3, 0, 60);
     kv.append(prefill.keyT, prefill.value, prefill.positions);
-    assert.equal(kv.capacity, 256);
-    for (const t of [255, 256, 257]) {
+    assert.equal(kv.capacity, 64);
+    const three = tokens(2, 3, 60, 3);
+    kv.append(three.keyT, three.value, three.positions);
+    for (const t of [63, 64, 65]) {
       const step = tokens(2, 3, t, 1);
       kv.append(step.keyT, step.value, step.positions);
     }
-    assert.equal(kv.length, 258);
-    assert.equal(kv.capacity, 512);
-    const expected = Array.from({ length: 6 }, () => Array.from({ length: 258 }, (_, t) => t)).flat();
+    assert.equal(kv.length, 66);
+    assert.equal(kv.capacity, 128);
+    const expected = Array.from({ length: 6 }, () => Array.from({ length: 66 }, (_, t) => t)).flat();
     assert.deepEqual(cachedTokens(kv), { keys: expected, values: expected });
-    assert.deepEqual(kv.positions.slice(-3), [255, 256, 257]);
+    assert.deepEqual(kv.positions.slice(-3), [63, 64, 65]);
   });
 
   it('keep() compacts keys, values and positions in the given order', () => {
