@@ -26,7 +26,7 @@ export function formatFormatsTable(results: readonly FormatBenchResult[], peers:
   const peerOf = (weights: string) => peers.find((p) => p.visdropWeights === weights);
   const vsPeer = peers.length > 0 ? ['prefill vs peer', 'decode vs peer'] : [];
   const runs = alignedTable(
-    ['weights', 'strategy', 'vision ms', 'prefill ms', 'prefill GFLOP/s', 'of kernel', 'speedup', 'decode ms/token', 'read bound ms', 'decode / bound', ...vsPeer],
+    ['weights', 'strategy', 'vision ms', 'prefill ms', 'prefill GFLOP/s', 'of kernel', 'speedup', 'predicted', 'measured/predicted', 'decode ms/token', 'read bound ms', 'decode / bound', ...vsPeer],
     results.flatMap((r) => {
       const boundMs = r.decodeBytesPerToken / (r.bandwidthGBs * 1e6);
       const peer = peerOf(r.weights);
@@ -38,6 +38,8 @@ export function formatFormatsTable(results: readonly FormatBenchResult[], peers:
         row.prefillGflops.toFixed(1),
         `${((100 * row.prefillGflops) / r.formatMatmulGflops).toFixed(0)}%`,
         `${row.speedup.toFixed(2)}x`,
+        `${row.predictedSpeedup.toFixed(2)}x`,
+        (row.speedup / row.predictedSpeedup).toFixed(2),
         row.decodeMsPerToken.toFixed(1),
         boundMs.toFixed(1),
         `${(row.decodeMsPerToken / boundMs).toFixed(2)}x`,
@@ -47,7 +49,7 @@ export function formatFormatsTable(results: readonly FormatBenchResult[], peers:
   );
   return [
     `model: ${first.model}; ${first.promptTokens}-token prompt (576 image tokens + text); one process per format`,
-    `prefill GFLOP/s counts the decoder's full-accounting FLOPs; "of kernel" is against that format's Linear kernel measured in the same process`,
+    `prefill GFLOP/s counts the decoder's full-accounting FLOPs; "of kernel" is against that format's Linear kernel measured in the same process; predicted: 1 / the strategy's full-accounting FLOPs ratio`,
     results.every((r) => r.loadsInNewProcesses)
       ? 'first and cached load: each in a new process (visdrop cache warm), as a user meets them; peak RSS: the largest of those and the runs'
       : 'first and cached load: one after the other in the same process (the second reuses memory the first freed)',

@@ -35,6 +35,13 @@ describe('runFormatBench', () => {
     const table = formatFormatsTable([q8]);
     assert.match(table, /^q8 +\| +[\d.]+ \| +[\d.]+ \| +\d+% \|/m);
     assert.match(table, /^q8 +\| pdrop 1,2,3 /m);
+    // Each strategy's speedup beside the one its full-accounting FLOPs predict, and their ratio.
+    const pdrop = q8.rows[1]!;
+    const pdropLine = table.split('\n').find((line) => / pdrop 1,2,3 /.test(line))!;
+    const cells = pdropLine.split('|').map((cell) => cell.trim());
+    const at = cells.indexOf(`${pdrop.speedup.toFixed(2)}x`);
+    assert.deepEqual(cells.slice(at + 1, at + 3), [`${pdrop.predictedSpeedup.toFixed(2)}x`, (pdrop.speedup / pdrop.predictedSpeedup).toFixed(2)], pdropLine);
+    assert.ok(pdrop.predictedSpeedup > 1);
   });
 
   it('with a way to start processes, times each load in a new one (visdrop cache warm)', async () => {
