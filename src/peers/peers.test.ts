@@ -34,7 +34,7 @@ describe('bench --peers', () => {
 
   it('prints the peer beside the format of the same width, with time ratios', () => {
     // Only the fields the table reads; the rest of a bench result does not enter it.
-    const row = { label: 'none', visionMs: 10, prefillMs: 2000, prefillGflops: 100, speedup: 1, decodeMsPerToken: 50 } as BenchRow;
+    const row = { label: 'none', visionMs: 10, prefillMs: 2000, prefillGflops: 100, speedup: 1, predictedSpeedup: 1, decodeMsPerToken: 50 } as BenchRow;
     const q8 = {
       model: 'm',
       weights: 'q8',
