@@ -17,7 +17,7 @@ import { encodeScenePng, renderScene } from './render.js';
 import { CELL_PATCHES, SCENE_SIZE, hashString, pick, sampleScene, sceneRandom, shuffled, type Scene } from './scene.js';
 
 /** Bumped whenever the same seed would give different files. */
-export const SYNTH_GENERATOR_VERSION = 6;
+export const SYNTH_GENERATOR_VERSION = 7;
 /** One scene in TEST_MODULUS goes to the test split. */
 const TEST_MODULUS = 10;
 /** Fine-tuning conversations carry a description turn this often, as mix665k mixes captions with VQA. */

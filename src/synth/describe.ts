@@ -35,23 +35,25 @@ export function describeScene(scene: Scene): string {
 }
 
 /**
- * "triangle blue small top left orange circle large center label cat bottom": every object as its
- * shape and colour (in either order, drawn per object), its size and its cell, and the label's word
- * and cell, the entries in a random order.
+ * "blue small triangle top left center circle orange large label bottom cat": every object as its
+ * shape, colour, size and cell in an order drawn per object, and the label as `label` then its word
+ * and its cell in an order drawn too, the entries in a random order.
  *
  * A curriculum caption for pre-training from scratch: each attribute is read off the one image token
  * the words just before it name, so the decoder learns to find an image token by its content with
- * no hop in between, by its shape and by its colour alike (taught one way round only, the other
- * way is not learned; taught the reverse way alone afterwards, it overwrote the first: README,
- * "visdrop-tiny"). In a question ("What color is the cross? ASSISTANT: red") the named object must
+ * no hop in between (in a question, "What color is the cross? ASSISTANT: red", the named object must
  * first be carried to the answer's position, and a random decoder does not learn that before it can
- * do the lookup itself.
+ * do the lookup itself). The order is drawn per object because a question names its object by some
+ * of the attributes and asks for another: when any attribute may follow any others, the decoder keeps
+ * every attribute of the named object at the last word naming it, where the question can fetch it
+ * ("Where is the label in the image?" asks for the cell at `label`).
+ * With the cell always last (generator version 6) the cell was read after the size only, never at
+ * the words of "Where is the green square?", and position questions stayed at their prior (README,
+ * "visdrop-tiny"). Taught one way round only, a lookup is not learned the other way; taught the
+ * reverse way alone afterwards, it overwrote the first (same section).
  */
 export function inventoryCaption(scene: Scene, random: () => number): string {
-  const entries = scene.objects.map((o) => {
-    const names = random() < 0.5 ? `${o.shape} ${o.color}` : `${o.color} ${o.shape}`;
-    return `${names} ${o.size} ${CELL_NAMES[o.cell]}`;
-  });
-  if (scene.word) entries.push(`label ${scene.word.text} ${CELL_NAMES[scene.word.cell]}`);
+  const entries = scene.objects.map((o) => shuffled(random, [o.shape, o.color, o.size, CELL_NAMES[o.cell]]).join(' '));
+  if (scene.word) entries.push(['label', ...shuffled(random, [scene.word.text, CELL_NAMES[scene.word.cell]])].join(' '));
   return shuffled(random, entries).join(' ');
 }

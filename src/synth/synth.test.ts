@@ -200,10 +200,12 @@ describe('visdrop synth', () => {
     }
   });
 
-  test("inventories (inventory.json and every conversation's last turn) list every object (shape and colour either way round, size, cell) and the label, in varied orders", () => {
-    const orders = new Set<string>();
-    let colourFirst = 0;
-    let shapeFirst = 0;
+  test("inventories (inventory.json and every conversation's last turn) list every object (its shape, colour, size and cell in an order drawn per object) and the label (its word and cell in either order), in varied orders", () => {
+    const entryOrders = new Set<string>();
+    const attributeOrders = new Set<string>();
+    const firstAttribute = new Map<string, number>();
+    const labelOrders = new Map<string, number>();
+    let objectEntries = 0;
     const captions = [
       ...inventory.map((sample) => [sample.image, sample.conversations[1]!.value] as const),
       // every fine-tuning conversation ends with the inventory question, after all the others
@@ -216,30 +218,68 @@ describe('visdrop synth', () => {
     ];
     for (const [image, caption] of captions) {
       const scene = sceneOf(image);
-      // Entries are "A B size cell" or "label word cell"; a cell name is one or two words.
+      // The entries a caption may hold: each object's four attributes (a cell name is one or two
+      // words) and the label's "label word cell".
+      const wanted: Array<{ key: number; attributes: Array<[string, string]> }> = scene.objects.map((o, key) => ({
+        key,
+        attributes: [['shape', o.shape], ['color', o.color], ['size', o.size], ['cell', CELL_NAMES[o.cell]!]],
+      }));
       const words = caption.split(' ');
-      const entries: string[] = [];
-      for (let i = 0; i < words.length; ) {
-        const head = words.slice(i, words[i] === 'label' ? i + 2 : i + 3);
-        i += head.length;
-        const twoWordCell = (CELL_NAMES as readonly string[]).includes(`${words[i]} ${words[i + 1]}`);
-        const cell = words.slice(i, i + (twoWordCell ? 2 : 1)).join(' ');
-        i += twoWordCell ? 2 : 1;
-        entries.push(`${head.join(' ')} ${cell}`);
+      // Splits words[at..] into the wanted entries, each object's attributes in any order, the label
+      // as "label word cell"; returns them in caption order (keys: object index, -1 the label), or
+      // null. Backtracks: "... top left ..." may end one entry's cell and start the next.
+      const split = (at: number, objectsLeft: typeof wanted, labelLeft: boolean): Array<{ key: number; order: string }> | null => {
+        if (at === words.length) return objectsLeft.length === 0 && !labelLeft ? [] : null;
+        if (labelLeft && scene.word) {
+          const [text, cell] = [scene.word.text, CELL_NAMES[scene.word.cell]!];
+          for (const [order, label] of [['word,cell', `label ${text} ${cell}`], ['cell,word', `label ${cell} ${text}`]] as const) {
+            const labelWords = label.split(' ');
+            if (!labelWords.every((w, k) => words[at + k] === w)) continue;
+            const rest = split(at + labelWords.length, objectsLeft, false);
+            if (rest) return [{ key: -1, order }, ...rest];
+          }
+        }
+        for (const object of objectsLeft) {
+          const take = (i: number, left: Array<[string, string]>, order: string[]): Array<{ key: number; order: string }> | null => {
+            if (left.length === 0) {
+              const rest = split(i, objectsLeft.filter((o) => o !== object), labelLeft);
+              return rest ? [{ key: object.key, order: order.join() }, ...rest] : null;
+            }
+            for (const attribute of left) {
+              const value = attribute[1].split(' ');
+              if (!value.every((w, k) => words[i + k] === w)) continue;
+              const found = take(i + value.length, left.filter((x) => x !== attribute), [...order, attribute[0]]);
+              if (found) return found;
+            }
+            return null;
+          };
+          const found = take(at, object.attributes, []);
+          if (found) return found;
+        }
+        return null;
+      };
+      const entries = split(0, wanted, scene.word !== null);
+      assert.ok(entries, `${image}: "${caption}" is not the scene's ${scene.objects.length} objects${scene.word ? ' and label' : ''}`);
+      for (const { key, order } of entries) {
+        if (key < 0) {
+          labelOrders.set(order, (labelOrders.get(order) ?? 0) + 1);
+          continue;
+        }
+        objectEntries++;
+        attributeOrders.add(order);
+        const first = order.split(',')[0]!;
+        firstAttribute.set(first, (firstAttribute.get(first) ?? 0) + 1);
       }
-      const expected = scene.objects.map((o) => {
-        const entry = entries.find((e) => e === `${o.shape} ${o.color} ${o.size} ${CELL_NAMES[o.cell]}` || e === `${o.color} ${o.shape} ${o.size} ${CELL_NAMES[o.cell]}`);
-        assert.ok(entry, `${image}: ${o.color} ${o.shape} missing from "${caption}"`);
-        if (entry.startsWith(o.shape)) shapeFirst++;
-        else colourFirst++;
-        return entry;
-      });
-      if (scene.word) expected.push(`label ${scene.word.text} ${CELL_NAMES[scene.word.cell]}`);
-      assert.deepEqual([...entries].sort(), [...expected].sort(), image);
-      if (scene.objects.length === 4) orders.add(scene.objects.map((_, k) => entries.indexOf(expected[k]!)).join());
+      if (scene.objects.length === 4) entryOrders.add(entries.map((e) => e.key).join());
     }
-    assert.ok(orders.size > 4, `${orders.size} object orders among four-object scenes`);
-    assert.ok(colourFirst > 0.4 * (colourFirst + shapeFirst) && shapeFirst > 0.4 * (colourFirst + shapeFirst), `shape first ${shapeFirst}, colour first ${colourFirst}`);
+    assert.ok(entryOrders.size > 4, `${entryOrders.size} object orders among four-object scenes`);
+    assert.equal(attributeOrders.size, 24, `attribute orders seen: ${[...attributeOrders].join(' | ')}`);
+    for (const attribute of ['shape', 'color', 'size', 'cell']) {
+      const share = (firstAttribute.get(attribute) ?? 0) / objectEntries;
+      assert.ok(share > 0.18 && share < 0.32, `${attribute} first in ${(100 * share).toFixed(1)}% of ${objectEntries} entries`);
+    }
+    const [wordFirst, cellFirst] = [labelOrders.get('word,cell') ?? 0, labelOrders.get('cell,word') ?? 0];
+    assert.ok(Math.min(wordFirst, cellFirst) > 0.35 * (wordFirst + cellFirst), `label entries: word first ${wordFirst}, cell first ${cellFirst}`);
   });
 
   /** The 3x3 grid cell a patch lies in, from patch column and row. */
