@@ -1,14 +1,14 @@
 // Retrains visdrop-tiny from scratch, seeded: synthetic data -> initial checkpoint -> LLaVA's
-// pre-training stage on inventory captions ("triangle blue small top left orange circle large center
-// label cat bottom"), first over pictures whose shapes fill whole cells, then twice over the real
-// ones -> fine-tuning on the questions -> F16 into
+// pre-training stage on inventory captions ("blue small triangle top left center circle orange large
+// label bottom cat"), first over pictures whose shapes fill whole cells, then twice over the real
+// ones -> fine-tuning on the questions with PyramidDrop -> F16 into
 // assets/visdrop-tiny/. Each step is a `visdrop` command, printed before it runs, so this file is
 // the recipe. A step whose output is complete is skipped, and training steps resume, so an
 // interrupted run continues where it stopped.
 //
 //   npm run train:tiny                      # the shipped model
-//   npm run train:tiny -- --pdrop           # fine-tuning with PyramidDrop (lambda 0.5 at 1/4, 1/2, 3/4 of the depth)
-//   node scripts/train-tiny.mjs --work DIR --out DIR --seed S [--pdrop] [--threads N] [--dry-run]
+//   npm run train:tiny -- --plain           # the comparison: fine-tuning without PyramidDrop
+//   node scripts/train-tiny.mjs --work DIR --out DIR --seed S [--plain] [--threads N] [--dry-run]
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -42,7 +42,7 @@ const { values: flags } = parseArgs({
     work: { type: 'string', default: join(ROOT, '.visdrop-cache', 'train-tiny') },
     out: { type: 'string' },
     seed: { type: 'string', default: '0' },
-    pdrop: { type: 'boolean', default: false },
+    plain: { type: 'boolean', default: false },
     // Threads per operator for the training steps (default: onnxruntime's, one per core); 1 lets
     // two recipes (the shipped model and the PyramidDrop one) share a 2-core machine.
     threads: { type: 'string' },
@@ -51,15 +51,17 @@ const { values: flags } = parseArgs({
 });
 const seed = flags.seed;
 const work = resolve(flags.work);
-// The PyramidDrop-trained model is a second model for comparison: it does not replace the shipped one.
-const out = resolve(flags.out ?? (flags.pdrop ? join(work, 'visdrop-tiny-pdrop') : join(ROOT, 'assets', 'visdrop-tiny')));
+// The shipped model is fine-tuned with PyramidDrop (lambda 0.5 at 1/4, 1/2, 3/4 of the depth): on run 13's
+// pre-trained checkpoint it answered 79.7% of held-out questions, the plain fine-tuning 74.3% (README,
+// "PyramidDrop's training result, small"). The plain one is a second model for comparison.
+const out = resolve(flags.out ?? (flags.plain ? join(work, 'visdrop-tiny-plain') : join(ROOT, 'assets', 'visdrop-tiny')));
 const data = join(work, 'data');
 const largeData = join(work, `data-tiles${RECIPE.largeTiles}`);
 const init = join(work, 'init');
 const pretrainedLarge = join(work, `pretrain-tiles${RECIPE.largeTiles}`);
 const pretrainedOnce = join(work, 'pretrain');
 const pretrained = join(work, 'pretrain-again');
-const finetuned = join(work, flags.pdrop ? 'finetune-pdrop' : 'finetune');
+const finetuned = join(work, flags.plain ? 'finetune' : 'finetune-pdrop');
 
 const timings = [];
 
@@ -131,9 +133,9 @@ step('pre-training on inventories', join(pretrainedOnce, 'model.safetensors'), t
 // The inventory names five attributes an object (synth v6), and the lookups were still improving at
 // the end of the first pass (README, "visdrop-tiny"); a second pass is cheap (0.3 s a step).
 step('pre-training on inventories, again', join(pretrained, 'model.safetensors'), trainArgs('pretrain', pretrainedOnce, join(data, 'inventory.json'), pretrained, RECIPE.pretrainAgain));
-step('fine-tuning on the questions' + (flags.pdrop ? ' with PyramidDrop' : ''), join(finetuned, 'model.safetensors'), [
+step('fine-tuning on the questions' + (flags.plain ? '' : ' with PyramidDrop'), join(finetuned, 'model.safetensors'), [
   ...trainArgs('finetune', pretrained, join(data, 'train.json'), finetuned, RECIPE.finetune),
-  ...(flags.pdrop ? ['--reduce', 'pdrop', '--pdrop-layers', pdropLayers(), '--pdrop-lambda', String(RECIPE.pdropLambda)] : []),
+  ...(flags.plain ? [] : ['--reduce', 'pdrop', '--pdrop-layers', pdropLayers(), '--pdrop-lambda', String(RECIPE.pdropLambda)]),
 ]);
 step('F16 model', undefined, ['convert', '--model', finetuned, '--out', out, '--dtype', 'F16']);
 
