@@ -44,7 +44,7 @@ const { values: flags } = parseArgs({
     seed: { type: 'string', default: '0' },
     plain: { type: 'boolean', default: false },
     // Threads per operator for the training steps (default: onnxruntime's, one per core); 1 lets
-    // two recipes (the shipped model and the PyramidDrop one) share a 2-core machine.
+    // two recipes (the shipped model and the plain one) share a 2-core machine.
     threads: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
   },
@@ -130,7 +130,7 @@ step('initial checkpoint', join(init, 'model.safetensors'), ['make-tiny', '--pre
 // them, and carries over to one-token objects at once (README, "visdrop-tiny").
 step('pre-training on inventories, large shapes', join(pretrainedLarge, 'model.safetensors'), trainArgs('pretrain', init, join(largeData, 'inventory.json'), pretrainedLarge, RECIPE.pretrainLarge));
 step('pre-training on inventories', join(pretrainedOnce, 'model.safetensors'), trainArgs('pretrain', pretrainedLarge, join(data, 'inventory.json'), pretrainedOnce, RECIPE.pretrain));
-// The inventory names five attributes an object (synth v6), and the lookups were still improving at
+// The inventory names four attributes an object in a drawn order (synth v7), and the lookups were still improving at
 // the end of the first pass (README, "visdrop-tiny"); a second pass is cheap (0.3 s a step).
 step('pre-training on inventories, again', join(pretrained, 'model.safetensors'), trainArgs('pretrain', pretrainedOnce, join(data, 'inventory.json'), pretrained, RECIPE.pretrainAgain));
 step('fine-tuning on the questions' + (flags.plain ? '' : ' with PyramidDrop'), join(finetuned, 'model.safetensors'), [
