@@ -101,6 +101,47 @@ function filesOf(dir: string, prefix = ''): Map<string, Buffer> {
   return out;
 }
 
+/** An object's inventory attributes as [kind, words] (a cell name is one or two words). */
+function objectAttributes(o: SceneObject, key: number): { key: number; attributes: Array<[string, string]> } {
+  return { key, attributes: [['shape', o.shape], ['color', o.color], ['size', o.size], ['cell', CELL_NAMES[o.cell]!]] };
+}
+
+type InventoryEntry = { key: number; order: string };
+
+/**
+ * Splits an inventory caption's words into exactly the given objects (their attributes in any
+ * order) and the label ("label word cell" or "label cell word"), in caption order (key: the object's
+ * index, -1 the label; order: the attribute kinds as they came), or null when it is not those
+ * entries. Backtracks: "... top left ..." may end one entry's cell and start the next.
+ */
+function splitInventory(words: readonly string[], objects: ReturnType<typeof objectAttributes>[], label: { text: string; cell: string } | null, at = 0): InventoryEntry[] | null {
+  if (at === words.length) return objects.length === 0 && !label ? [] : null;
+  const matches = (phrase: string, from: number) => phrase.split(' ').every((w, k) => words[from + k] === w);
+  if (label) {
+    for (const [order, phrase] of [['word,cell', `label ${label.text} ${label.cell}`], ['cell,word', `label ${label.cell} ${label.text}`]] as const) {
+      const rest = matches(phrase, at) ? splitInventory(words, objects, null, at + phrase.split(' ').length) : null;
+      if (rest) return [{ key: -1, order }, ...rest];
+    }
+  }
+  // One object's attributes from words[i], in any order; then the rest of the caption.
+  const take = (object: (typeof objects)[number], i: number, left: Array<[string, string]>, order: string[]): InventoryEntry[] | null => {
+    if (left.length === 0) {
+      const rest = splitInventory(words, objects.filter((o) => o !== object), label, i);
+      return rest ? [{ key: object.key, order: order.join() }, ...rest] : null;
+    }
+    for (const attribute of left) {
+      const found = matches(attribute[1], i) ? take(object, i + attribute[1].split(' ').length, left.filter((x) => x !== attribute), [...order, attribute[0]]) : null;
+      if (found) return found;
+    }
+    return null;
+  };
+  for (const object of objects) {
+    const found = take(object, at, object.attributes, []);
+    if (found) return found;
+  }
+  return null;
+}
+
 describe('visdrop synth', () => {
   let dir: string;
   let meta: SynthMeta;
@@ -218,47 +259,8 @@ describe('visdrop synth', () => {
     ];
     for (const [image, caption] of captions) {
       const scene = sceneOf(image);
-      // The entries a caption may hold: each object's four attributes (a cell name is one or two
-      // words) and the label's "label word cell".
-      const wanted: Array<{ key: number; attributes: Array<[string, string]> }> = scene.objects.map((o, key) => ({
-        key,
-        attributes: [['shape', o.shape], ['color', o.color], ['size', o.size], ['cell', CELL_NAMES[o.cell]!]],
-      }));
-      const words = caption.split(' ');
-      // Splits words[at..] into the wanted entries, each object's attributes in any order, the label
-      // as "label word cell"; returns them in caption order (keys: object index, -1 the label), or
-      // null. Backtracks: "... top left ..." may end one entry's cell and start the next.
-      const split = (at: number, objectsLeft: typeof wanted, labelLeft: boolean): Array<{ key: number; order: string }> | null => {
-        if (at === words.length) return objectsLeft.length === 0 && !labelLeft ? [] : null;
-        if (labelLeft && scene.word) {
-          const [text, cell] = [scene.word.text, CELL_NAMES[scene.word.cell]!];
-          for (const [order, label] of [['word,cell', `label ${text} ${cell}`], ['cell,word', `label ${cell} ${text}`]] as const) {
-            const labelWords = label.split(' ');
-            if (!labelWords.every((w, k) => words[at + k] === w)) continue;
-            const rest = split(at + labelWords.length, objectsLeft, false);
-            if (rest) return [{ key: -1, order }, ...rest];
-          }
-        }
-        for (const object of objectsLeft) {
-          const take = (i: number, left: Array<[string, string]>, order: string[]): Array<{ key: number; order: string }> | null => {
-            if (left.length === 0) {
-              const rest = split(i, objectsLeft.filter((o) => o !== object), labelLeft);
-              return rest ? [{ key: object.key, order: order.join() }, ...rest] : null;
-            }
-            for (const attribute of left) {
-              const value = attribute[1].split(' ');
-              if (!value.every((w, k) => words[i + k] === w)) continue;
-              const found = take(i + value.length, left.filter((x) => x !== attribute), [...order, attribute[0]]);
-              if (found) return found;
-            }
-            return null;
-          };
-          const found = take(at, object.attributes, []);
-          if (found) return found;
-        }
-        return null;
-      };
-      const entries = split(0, wanted, scene.word !== null);
+      const label = scene.word ? { text: scene.word.text, cell: CELL_NAMES[scene.word.cell]! } : null;
+      const entries = splitInventory(caption.split(' '), scene.objects.map(objectAttributes), label);
       assert.ok(entries, `${image}: "${caption}" is not the scene's ${scene.objects.length} objects${scene.word ? ' and label' : ''}`);
       for (const { key, order } of entries) {
         if (key < 0) {
