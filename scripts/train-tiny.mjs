@@ -32,7 +32,7 @@ const RECIPE = {
   pretrain: { maxSteps: 600, lr: 1e-3, warmupRatio: 0.03 },
   /** A second pass over the real pictures' inventories: a fresh warm-up and cosine cycle, the next seed's data order. */
   pretrainAgain: { maxSteps: 1200, lr: 1e-3, warmupRatio: 0.03, seedOffset: 1 },
-  finetune: { maxSteps: 2000, lr: 1e-3, warmupRatio: 0.03 },
+  finetune: { maxSteps: 4000, lr: 1e-3, warmupRatio: 0.03 },
   saveEvery: 50,
   pdropLambda: 0.5,
 };
