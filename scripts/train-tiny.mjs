@@ -19,8 +19,9 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 
 /**
- * The recipe's sizes, chosen so the whole run fits well within 60 minutes on 2 cores (README,
- * "visdrop-tiny"; step times measured with `visdrop train` on this model).
+ * The recipe's sizes, chosen so the whole run fits within 60 minutes on 2 cores: 51-58 minutes
+ * predicted from step times measured with `visdrop train` on this model at two threads (README,
+ * "visdrop-tiny"); 4000 fine-tuning steps are most of it.
  */
 const RECIPE = {
   scenes: 6000,
